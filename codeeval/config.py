@@ -1,0 +1,103 @@
+"""Settings, and the only place in codeeval that reads environment variables.
+
+Every other module receives a :class:`Settings` value (or calls :func:`settings`), so that
+tests can pass explicit settings and nothing deep in the code changes behaviour because of
+an inherited variable. ruff's ``TID251`` rule bans ``os.environ`` everywhere else.
+
+Variables (all optional):
+
+``CODEEVAL_BACKEND``      default backend name (``namespace``; ``local`` counts as an explicit choice)
+``CODEEVAL_TMPDIR``       where per-run scratch directories are made (default: the system temp dir)
+``CODEEVAL_UID_BASE``     first host uid used for sandboxed programs (default 62000)
+``CODEEVAL_UID_SLOTS``    how many uids (concurrent sandboxes) from that base (default 256)
+``CODEEVAL_PYTHON``       interpreter that runs sandboxed Python (default: the one running codeeval)
+``CODEEVAL_BWRAP``        path of the bubblewrap binary (default: found on PATH)
+``CODEEVAL_CGROUPS``      ``auto`` (use cgroups when the host allows) or ``off``
+``CODEEVAL_DEBUG``        ``1`` to show tracebacks of internal errors in the CLI
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from codeeval.errors import InputError
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Process-wide settings, read once from the environment."""
+
+    backend: str = "namespace"
+    tmpdir: str = tempfile.gettempdir()
+    uid_base: int = 62000
+    uid_slots: int = 256
+    python: str = sys.executable
+    bwrap: str | None = None
+    cgroups: bool = True
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping.
+
+        Returns:
+            The settings, with defaults for every variable that is not set.
+
+        Raises:
+            InputError: a variable is set to a value of the wrong shape.
+        """
+        base = cls()
+        return cls(
+            backend=env.get("CODEEVAL_BACKEND", base.backend) or base.backend,
+            tmpdir=env.get("CODEEVAL_TMPDIR", base.tmpdir) or base.tmpdir,
+            uid_base=_int(env, "CODEEVAL_UID_BASE", base.uid_base, minimum=1000),
+            uid_slots=_int(env, "CODEEVAL_UID_SLOTS", base.uid_slots, minimum=1),
+            python=env.get("CODEEVAL_PYTHON", base.python) or base.python,
+            bwrap=env.get("CODEEVAL_BWRAP") or None,
+            cgroups=_choice(env, "CODEEVAL_CGROUPS", ("auto", "off"), "auto") == "auto",
+            debug=env.get("CODEEVAL_DEBUG", "") not in ("", "0"),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"environment variable {name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise InputError(f"environment variable {name}={value} must be at least {minimum}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = env.get(name) or default
+    if raw not in allowed:
+        raise InputError(f"environment variable {name}={raw!r} must be one of {', '.join(allowed)}")
+    return raw
+
+
+@functools.cache
+def settings() -> Settings:
+    """Return the settings of this process, read from ``os.environ`` on first use.
+
+    Raises:
+        InputError: an environment variable has a malformed value.
+    """
+    return Settings.from_env(os.environ)
+
+
+def host_environment_for_tools() -> dict[str, str]:
+    """Return the minimal environment for host tools codeeval starts itself (not programs).
+
+    Only ``PATH`` is passed on, so that ``bwrap``/``setpriv`` are found; sandboxed programs
+    get a cleared environment built by the backend.
+    """
+    return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}

@@ -1,0 +1,1 @@
+"""Program + tests -> sandbox jobs -> outcomes. Grows with ``codeeval score``."""

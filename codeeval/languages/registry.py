@@ -1,0 +1,170 @@
+"""Languages as data: source file name, optional compile step with its own limits, run command.
+
+A :class:`Language` is one registry entry. Commands are argument lists with placeholders:
+``{src}`` (the source file name), ``{exe}`` (the compile step's artifact) and ``{python}``
+(the interpreter that runs sandboxed Python). Compilation runs *inside the sandbox* as a
+job of its own, with :attr:`CompileStep.limits`; its failure is ``CE``. A stdio problem
+compiles once per sample and runs the artifact once per test.
+
+Only Python is registered now; C++, Java, JavaScript, Go and Rust arrive with the Docker
+backend, each as one more entry here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from codeeval import config
+from codeeval.errors import BackendUnavailable, UnknownLanguageError
+from codeeval.model.run import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class CompileStep:
+    """How to turn a source file into something runnable, inside the sandbox.
+
+    Attributes:
+        command: argument list; ``{src}`` and ``{exe}`` are substituted.
+        artifacts: files the step must leave in the work dir (copied out, then into the run).
+        limits: limits of the compile run (compilers need more than the program).
+        message_bytes: how much of the compiler's output a CE result keeps.
+    """
+
+    command: tuple[str, ...]
+    artifacts: tuple[str, ...]
+    limits: Limits = field(default_factory=lambda: Limits(
+        time_s=20.0, wall_time_s=40.0, memory_mb=1024, processes=64, file_size_mb=256,
+        scratch_mb=512, stdout_bytes=1 << 20, stderr_bytes=1 << 20))
+    message_bytes: int = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """One registry entry.
+
+    Attributes:
+        name: what ``--lang`` takes.
+        extensions: file suffixes that select this language when ``--lang`` is omitted.
+        source_name: the file name the source gets in the work dir.
+        run: argument list to run the program (``{src}``, ``{exe}``, ``{python}``).
+        compile: optional compile step.
+        runtime_paths: callable returning host paths to show read-only in the sandbox.
+        limit_address_space: whether RLIMIT_AS is a sane backstop for this runtime.
+        env: extra environment for the program.
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    source_name: str
+    run: tuple[str, ...]
+    compile: CompileStep | None = None
+    runtime_paths: Callable[[], tuple[str, ...]] = lambda: ()
+    limit_address_space: bool = True
+    env: tuple[tuple[str, str], ...] = ()
+
+    def substitute(self, args: tuple[str, ...]) -> tuple[str, ...]:
+        """Fill the placeholders of ``args``.
+
+        Raises:
+            BackendUnavailable: the language's runtime is not usable on this host.
+        """
+        values = {"src": self.source_name, "exe": self.compile.artifacts[0] if self.compile
+                  else self.source_name}
+        if any("{python}" in a for a in args):
+            values["python"] = python_interpreter()
+        return tuple(a.format(**values) for a in args)
+
+
+@functools.cache
+def python_interpreter() -> str:
+    """Absolute path of the interpreter that runs sandboxed Python (``CODEEVAL_PYTHON``).
+
+    Raises:
+        BackendUnavailable: it does not exist or is not executable.
+    """
+    path = config.settings().python
+    if not os.path.isabs(path) or not os.access(path, os.X_OK):
+        raise BackendUnavailable(f"Python interpreter {path!r} (CODEEVAL_PYTHON) is not executable")
+    return path
+
+
+@functools.cache
+def python_runtime_paths() -> tuple[str, ...]:
+    """Host directories the sandboxed Python needs: its prefix and base prefix.
+
+    Raises:
+        BackendUnavailable: the interpreter cannot report its prefixes.
+    """
+    exe = python_interpreter()
+    if os.path.realpath(exe) == os.path.realpath(sys.executable):
+        prefixes = {sys.prefix, sys.base_prefix}
+    else:
+        try:
+            out = subprocess.run(
+                [exe, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
+                capture_output=True, timeout=30, check=True, env=config.host_environment_for_tools(),
+            ).stdout.decode()
+        except (OSError, subprocess.SubprocessError) as e:
+            raise BackendUnavailable(f"cannot query Python interpreter {exe}: {e}") from e
+        prefixes = set(out.split())
+    paths = {os.path.realpath(p) for p in prefixes}
+    paths.add(os.path.dirname(os.path.realpath(exe)))
+    return tuple(sorted(paths))
+
+
+_REGISTRY: dict[str, Language] = {}
+
+
+def register_language(lang: Language) -> Language:
+    """Add ``lang`` to the registry (replacing one of the same name) and return it."""
+    _REGISTRY[lang.name] = lang
+    return lang
+
+
+def get_language(name: str) -> Language:
+    """Return the language called ``name``.
+
+    Raises:
+        UnknownLanguageError: no such language.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownLanguageError(
+            f"unknown language {name!r}; available: {', '.join(language_names())}") from None
+
+
+def language_for_path(path: str) -> Language:
+    """Return the language whose extensions match ``path``.
+
+    Raises:
+        UnknownLanguageError: no language claims the file's extension.
+    """
+    for lang in _REGISTRY.values():
+        if path.endswith(lang.extensions):
+            return lang
+    raise UnknownLanguageError(
+        f"cannot tell the language of {path!r} from its extension; pass --lang "
+        f"({', '.join(language_names())})")
+
+
+def language_names() -> list[str]:
+    """Names of the registered languages."""
+    return sorted(_REGISTRY)
+
+
+PYTHON = register_language(Language(
+    name="python",
+    extensions=(".py",),
+    source_name="main.py",
+    # -B: no .pyc writes into the (size-capped) work dir. site stays on, so candidates
+    # may import what the interpreter has installed, as with EvalPlus.
+    run=("{python}", "-B", "{src}"),
+    runtime_paths=python_runtime_paths,
+    env=(("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONIOENCODING", "utf-8")),
+))

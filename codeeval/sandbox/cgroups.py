@@ -1,0 +1,305 @@
+"""Per-run control groups: memory, pids and CPU limits, CPU and peak-memory accounting, kill.
+
+Both cgroup versions are handled:
+
+* **v1** (separate hierarchies per controller, as on this project's build machines): one
+  directory per run under ``<controller mount>/<our own cgroup>/codeeval/`` for each of
+  ``memory``, ``pids``, ``cpuacct`` and, when mounted, ``cpu``.
+* **v2** (unified hierarchy): one directory per run under ``<our own cgroup>/codeeval/``,
+  with ``memory``, ``pids`` and ``cpu`` enabled in the parent's ``subtree_control``. v2
+  forbids enabling controllers for children of a cgroup that holds processes, so when our
+  own cgroup is not the root and holds processes we report v2 as unusable rather than move
+  the caller's processes around.
+
+Run cgroups live under the supervisor's own cgroup, so the host's limits on the supervisor
+also bound its sandboxes. Each run's directory is named ``run-<supervisor pid>-<n>``, which
+lets :func:`sweep_stale` find and remove what a crashed supervisor left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeeval.errors import SandboxCrashed
+from codeeval.model.run import Limits
+
+_V1_CONTROLLERS = ("memory", "pids", "cpuacct", "cpu")
+_V1_REQUIRED = ("memory", "pids", "cpuacct")
+_V2_REQUIRED = ("memory", "pids")
+_counter = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupHost:
+    """Where per-run cgroups can be made on this host.
+
+    Attributes:
+        version: 1 or 2.
+        parents: for v1, one parent directory per controller; for v2 a single entry ``""``.
+    """
+
+    version: int
+    parents: dict[str, Path]
+
+    def describe(self) -> str:
+        """One line naming the version and parent directories."""
+        return f"cgroup v{self.version}: " + ", ".join(str(p) for p in self.parents.values())
+
+
+def _mounts() -> Iterator[tuple[str, str, str, str]]:
+    """Yield (fstype, mount point, mount root, super options) of cgroup mounts."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            rfields = right.split()
+            if len(fields) < 5 or len(rfields) < 3:
+                continue
+            if rfields[0] in ("cgroup", "cgroup2"):
+                yield rfields[0], fields[4], fields[3], rfields[2]
+
+
+def _own_paths() -> dict[str, str]:
+    """Map controller name (or "" for v2) to this process's cgroup path."""
+    own: dict[str, str] = {}
+    with open("/proc/self/cgroup", encoding="utf-8") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for c in controllers.split(",") if controllers else [""]:
+                own[c] = path
+    return own
+
+
+def _join(mountpoint: str, mount_root: str, own: str) -> Path:
+    rel = own
+    if mount_root != "/" and (own == mount_root or own.startswith(mount_root + "/")):
+        rel = own[len(mount_root):]
+    return Path(mountpoint + rel.rstrip("/")) if rel not in ("", "/") else Path(mountpoint)
+
+
+def detect() -> tuple[CgroupHost | None, str]:
+    """Find a usable cgroup setup for per-run limits.
+
+    Returns:
+        ``(host, note)``: ``host`` is ``None`` when cgroups cannot be used here (then
+        ``note`` says why); otherwise ``note`` describes what will be used.
+    """
+    if os.geteuid() != 0:
+        return None, "not running as root: no cgroups, rlimits only"
+    own = _own_paths()
+    v1: dict[str, Path] = {}
+    v2: Path | None = None
+    for fstype, mountpoint, root, opts in _mounts():
+        if fstype == "cgroup":
+            for c in opts.split(","):
+                if c in _V1_CONTROLLERS and c in own:
+                    v1[c] = _join(mountpoint, root, own[c]) / "codeeval"
+        elif fstype == "cgroup2" and "" in own:
+            v2 = _join(mountpoint, root, own[""])
+    if all(c in v1 for c in _V1_REQUIRED):
+        host = CgroupHost(1, v1)
+    elif v2 is not None:
+        try:
+            available = (v2 / "cgroup.controllers").read_text().split()
+        except OSError as e:
+            return None, f"cgroup v2 at {v2} is unreadable: {e}"
+        missing = [c for c in _V2_REQUIRED if c not in available]
+        if missing:
+            return None, f"cgroup v2 at {v2} lacks controllers {missing}: rlimits only"
+        wanted = [c for c in ("memory", "pids", "cpu") if c in available]
+        try:
+            (v2 / "cgroup.subtree_control").write_text(" ".join("+" + c for c in wanted))
+            (v2 / "codeeval").mkdir(exist_ok=True)
+            (v2 / "codeeval" / "cgroup.subtree_control").write_text(
+                " ".join("+" + c for c in wanted))
+        except OSError as e:
+            return None, f"cannot delegate controllers under {v2} ({e}): rlimits only"
+        host = CgroupHost(2, {"": v2 / "codeeval"})
+    else:
+        return None, "no cgroup memory and pids controllers are mounted: rlimits only"
+    try:
+        for parent in host.parents.values():
+            parent.mkdir(exist_ok=True)
+    except OSError as e:
+        return None, f"cannot create cgroups under {parent}: {e}"
+    return host, host.describe()
+
+
+class RunCgroup:
+    """The cgroup(s) of one run. Create with :meth:`create`; always :meth:`remove`."""
+
+    def __init__(self, host: CgroupHost, name: str) -> None:
+        self.host = host
+        self.name = name
+        self.dirs = {c: p / name for c, p in host.parents.items()}
+
+    @classmethod
+    def create(cls, host: CgroupHost, limits: Limits) -> RunCgroup:
+        """Make the run's cgroup directories and write the limits.
+
+        Raises:
+            SandboxCrashed: a directory or limit file could not be written.
+        """
+        cg = cls(host, f"run-{os.getpid()}-{next(_counter)}")
+        try:
+            for d in cg.dirs.values():
+                d.mkdir()
+            cg._write_limits(limits)
+        except OSError as e:
+            cg.remove()
+            raise SandboxCrashed(f"cannot set up cgroup {cg.name}: {e}") from e
+        return cg
+
+    def _write_limits(self, limits: Limits) -> None:
+        mem = str(limits.memory_bytes)
+        quota = None if limits.cpus is None else max(1000, int(limits.cpus * 100_000))
+        if self.host.version == 1:
+            m = self.dirs["memory"]
+            (m / "memory.limit_in_bytes").write_text(mem)
+            if (m / "memory.memsw.limit_in_bytes").exists():
+                (m / "memory.memsw.limit_in_bytes").write_text(mem)
+            with contextlib.suppress(OSError):
+                (m / "memory.swappiness").write_text("0")
+            (self.dirs["pids"] / "pids.max").write_text(str(limits.processes))
+            if quota is not None and "cpu" in self.dirs:
+                (self.dirs["cpu"] / "cpu.cfs_period_us").write_text("100000")
+                (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
+        else:
+            d = self.dirs[""]
+            (d / "memory.max").write_text(mem)
+            with contextlib.suppress(OSError):
+                (d / "memory.swap.max").write_text("0")
+            (d / "pids.max").write_text(str(limits.processes))
+            if quota is not None and (d / "cpu.max").exists():
+                (d / "cpu.max").write_text(f"{quota} 100000")
+
+    def attach(self, pid: int) -> None:
+        """Move ``pid`` into the run's cgroup(s); its future children follow.
+
+        Raises:
+            SandboxCrashed: the move was refused.
+        """
+        try:
+            for d in self.dirs.values():
+                (d / "cgroup.procs").write_text(str(pid))
+        except OSError as e:
+            raise SandboxCrashed(f"cannot move pid {pid} into cgroup {self.name}: {e}") from e
+
+    def cpu_time_s(self) -> float:
+        """CPU time (user + system) of every task that ran in the cgroup, in seconds."""
+        try:
+            if self.host.version == 1:
+                return int((self.dirs["cpuacct"] / "cpuacct.usage").read_text()) / 1e9
+            for line in (self.dirs[""] / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+        except (OSError, ValueError):
+            pass
+        return 0.0
+
+    def peak_memory_bytes(self) -> int | None:
+        """Peak memory usage of the cgroup, or ``None`` if the kernel does not report it."""
+        name = "memory.max_usage_in_bytes" if self.host.version == 1 else "memory.peak"
+        key = "memory" if self.host.version == 1 else ""
+        try:
+            return int((self.dirs[key] / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer killed a task of this cgroup."""
+        if self.host.version == 1:
+            path, key = self.dirs["memory"] / "memory.oom_control", "oom_kill"
+        else:
+            path, key = self.dirs[""] / "memory.events", "oom_kill"
+        try:
+            for line in path.read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value) > 0
+        except (OSError, ValueError):
+            pass
+        return False
+
+    def pids(self) -> list[int]:
+        """The processes currently in the cgroup."""
+        d = self.dirs["pids"] if self.host.version == 1 else self.dirs[""]
+        try:
+            return [int(x) for x in (d / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill_all(self) -> None:
+        """Send SIGKILL to every process in the cgroup (v2: atomically via ``cgroup.kill``)."""
+        if self.host.version == 2:
+            with contextlib.suppress(OSError):
+                (self.dirs[""] / "cgroup.kill").write_text("1")
+                return
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    def remove(self, timeout_s: float = 5.0) -> None:
+        """Kill what is left, wait for the cgroup to empty, and delete its directories.
+
+        Raises:
+            SandboxCrashed: the cgroup did not empty within ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+        pending = [d for d in self.dirs.values() if d.exists()]
+        delay = 0.0002
+        while pending:
+            for d in list(pending):
+                try:
+                    d.rmdir()
+                    pending.remove(d)
+                except FileNotFoundError:
+                    pending.remove(d)
+                except OSError:
+                    pass
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise SandboxCrashed(f"cgroup {self.name} did not empty: pids {self.pids()}")
+            self.kill_all()
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+
+
+def sweep_stale(host: CgroupHost) -> list[str]:
+    """Remove run cgroups whose supervisor process is gone; return their names."""
+    removed: list[str] = []
+    names: set[str] = set()
+    for parent in host.parents.values():
+        with contextlib.suppress(OSError):
+            names.update(p.name for p in parent.iterdir() if p.name.startswith("run-"))
+    for name in sorted(names):
+        try:
+            owner = int(name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if owner == os.getpid() or _alive(owner):
+            continue
+        cg = RunCgroup(host, name)
+        with contextlib.suppress(SandboxCrashed):
+            cg.remove(timeout_s=2.0)
+            removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

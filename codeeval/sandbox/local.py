@@ -1,0 +1,173 @@
+"""The local backend: a plain subprocess with rlimits. For trusted code only.
+
+It isolates nothing: the program sees the host's files, network and environment-free but
+otherwise ordinary process context, runs as the caller's user, and a program that calls
+``setsid`` can outlive the run. It exists for debugging and for hosts where no sandbox is
+possible, and refuses to be built unless the caller explicitly chose it
+(``--backend local``, or ``CODEEVAL_BACKEND=local``), so untrusted code never lands here by
+accident or fallback.
+
+Limits: rlimits set with ``prlimit`` (address space = the memory limit, CPU, open files,
+file size, stack, and processes when not root) and the supervisor's CPU and wall timers;
+CPU time is read from ``/proc`` for the process group. The tree is killed by process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from codeeval import config
+from codeeval.errors import BackendUnavailable, SandboxCrashed, UnsafeBackendRefused
+from codeeval.model.run import Job
+from codeeval.sandbox import workdir
+from codeeval.sandbox.base import Backend, register_backend
+from codeeval.sandbox.namespace import rlimit_args
+from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@register_backend("local")
+class LocalBackend(Backend):
+    """Unisolated subprocess runner; see the module docstring before using it."""
+
+    name = "local"
+    isolates = False
+
+    def __init__(self, settings: config.Settings | None = None, *, trusted: bool = False) -> None:
+        """Build the backend.
+
+        Args:
+            settings: process settings (default: from the environment).
+            trusted: must be ``True``: the caller states that the code it will run is trusted.
+
+        Raises:
+            UnsafeBackendRefused: ``trusted`` was not set.
+            BackendUnavailable: ``prlimit`` (util-linux) is missing.
+        """
+        if not trusted:
+            raise UnsafeBackendRefused(
+                "the local backend runs code on the host without any isolation; choose it "
+                "explicitly (--backend local or CODEEVAL_BACKEND=local) and only for trusted code")
+        s = settings or config.settings()
+        prlimit = shutil.which("prlimit")
+        if not prlimit:
+            raise BackendUnavailable("prlimit is missing: install the Debian package 'util-linux'")
+        self._prlimit = prlimit
+        self._scratch = Path(s.tmpdir) / f"codeeval-{os.geteuid()}-local"
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset() if os.geteuid() == 0 else frozenset({"pids_limit"})
+
+    def describe(self) -> str:
+        return "local (NO ISOLATION: trusted code only)"
+
+    def start(self, job: Job) -> SandboxProcess:
+        self._scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="run-", dir=self._scratch))
+        tree = _LocalTree(work)
+        fds: list[int] = []
+        child: list[int] = []
+        try:
+            wd = workdir.Workdir(work, work, mounted=False)
+            wd.place(job.files, os.getuid(), os.getgid())
+            stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+            stdout_r, stdout_w = os.pipe2(os.O_CLOEXEC)
+            stderr_r, stderr_w = os.pipe2(os.O_CLOEXEC)
+            fds += [stdin_w, stdout_r, stderr_r]
+            child += [stdin_r, stdout_w, stderr_w]
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                   "HOME": str(work), "TMPDIR": str(work), **job.env}
+            pass_fds: list[int] = []
+            chan_to = chan_from = None
+            if job.channel:
+                in_r, chan_to = os.pipe2(os.O_CLOEXEC)
+                chan_from, out_w = os.pipe2(os.O_CLOEXEC)
+                fds += [chan_to, chan_from]
+                child += [in_r, out_w]
+                pass_fds += [in_r, out_w]
+                env[CHANNEL_ENV] = f"{in_r},{out_w}"
+            lim = job.limits
+            argv = [self._prlimit,
+                    *rlimit_args(lim, address_space=lim.memory_bytes if job.limit_address_space
+                                 else None, nproc=os.geteuid() != 0),
+                    "--", *job.command]
+            try:
+                popen = subprocess.Popen(argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w,
+                                         pass_fds=pass_fds, env=env, cwd=work,
+                                         start_new_session=True, close_fds=True)
+            except OSError as e:
+                raise SandboxCrashed(f"cannot start {argv[0]}: {e}") from e
+            tree.pid = popen.pid
+            tree.popen = popen
+            for fd in child:
+                os.close(fd)
+            child.clear()
+            return SandboxProcess(tree, limits=lim, stdin_data=job.stdin, stdin_fd=stdin_w,
+                                  stdout_fd=stdout_r, stderr_fd=stderr_r, channel_to=chan_to,
+                                  channel_from=chan_from, outputs=job.outputs)
+        except BaseException:
+            for fd in child + fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            tree.kill()
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+
+
+class _LocalTree(ProcessTree):
+    def __init__(self, work: Path) -> None:
+        self.pid = -1
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.work = work
+        self._max_cpu = 0.0
+
+    def kill(self) -> None:
+        if self.pid > 0:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def cpu_time_s(self) -> float | None:
+        """Sum utime+stime of the live processes in the run's process group."""
+        if self.pid <= 0:
+            return None
+        total = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.pid:  # field 5: process group id
+                total += int(fields[11]) + int(fields[12])
+        # Processes that already ended drop out of /proc; never report less than seen before.
+        self._max_cpu = max(self._max_cpu, total / _CLK_TCK)
+        return self._max_cpu
+
+    def memory(self) -> tuple[int | None, bool]:
+        return None, False
+
+    def reaped(self, wait_status: int) -> None:
+        if self.popen is not None:
+            self.popen.returncode = os.waitstatus_to_exitcode(wait_status)
+
+    def decode_status(self, wait_status: int) -> tuple[int | None, int | None]:
+        if os.WIFSIGNALED(wait_status):
+            return None, os.WTERMSIG(wait_status)
+        return os.waitstatus_to_exitcode(wait_status), None
+
+    def cleanup(self, outputs: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
+        self.kill()
+        try:
+            return workdir.Workdir(self.work, self.work, mounted=False).collect(outputs, max_bytes)
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
