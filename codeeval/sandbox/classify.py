@@ -8,8 +8,9 @@ about the *program*:
 * ``TLE`` — the supervisor killed the tree for exceeding its CPU or wall limit, or the
   tree's CPU time (measured by the cgroup, or by rusage) is above the limit even though it
   finished.
-* ``MLE`` — the kernel's OOM killer fired inside the run's memory cgroup; or the program
-  failed after its peak memory reached the limit; or it failed and its stderr ends with a
+* ``MLE`` — the kernel's OOM killer fired inside the run's memory cgroup; or the measured
+  peak memory is above the limit (possible only where no cgroup enforces it, and the peak
+  comes from rusage); or the program failed after its peak memory reached the limit; or it failed and its stderr ends with a
   language's allocation-failure message (Python ``MemoryError``, C++ ``std::bad_alloc``,
   ...). An allocation larger than the machine is refused by the kernel before any limit
   is touched, so without that last rule a huge allocation would look like a plain crash.
@@ -86,6 +87,8 @@ def classify(
         return RunStatus.TLE, f"wall time over the limit {limits.wall_s:g} s"
     if obs.oom_killed:
         return RunStatus.MLE, f"killed by the OOM killer at the memory limit {limits.memory_mb} MiB"
+    if obs.peak_memory_bytes is not None and obs.peak_memory_bytes > limits.memory_bytes:
+        return RunStatus.MLE, f"peak memory over the limit {limits.memory_mb} MiB"
     if failed and obs.peak_memory_bytes is not None and obs.peak_memory_bytes >= limits.memory_bytes:
         return RunStatus.MLE, f"failed after reaching the memory limit {limits.memory_mb} MiB"
     if failed and _matches_any(obs.stderr_tail, oom_markers):

@@ -27,7 +27,7 @@ from codeeval.errors import BackendUnavailable, SandboxCrashed, UnsafeBackendRef
 from codeeval.model.run import Job
 from codeeval.sandbox import workdir
 from codeeval.sandbox.base import Backend, register_backend
-from codeeval.sandbox.namespace import rlimit_args
+from codeeval.sandbox.namespace import address_space_limit, rlimit_args
 from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -96,8 +96,8 @@ class LocalBackend(Backend):
                 env[CHANNEL_ENV] = f"{in_r},{out_w}"
             lim = job.limits
             argv = [self._prlimit,
-                    *rlimit_args(lim, address_space=lim.memory_bytes if job.limit_address_space
-                                 else None, nproc=os.geteuid() != 0),
+                    *rlimit_args(lim, address_space=address_space_limit(lim, cgroup=False)
+                                 if job.limit_address_space else None, nproc=os.geteuid() != 0),
                     "--", *job.command]
             try:
                 popen = subprocess.Popen(argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w,

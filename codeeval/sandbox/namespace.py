@@ -62,6 +62,18 @@ _SETUP_TIMEOUT_S = 20.0
 _MIB = 1024 * 1024
 
 
+def address_space_limit(limits: Limits, *, cgroup: bool) -> int:
+    """RLIMIT_AS for a run: a loose backstop, since it also counts untouched thread stacks.
+
+    With a memory cgroup the cgroup decides MLE, so the backstop is far away. Without one,
+    it is the memory limit plus room for the stacks of up to 16 threads, and MLE is judged
+    from the measured peak.
+    """
+    if cgroup:
+        return 4 * limits.memory_bytes + 4096 * _MIB
+    return limits.memory_bytes + min(limits.processes, 16) * limits.stack_mb * _MIB
+
+
 def rlimit_args(limits: Limits, *, address_space: int | None, nproc: bool) -> list[str]:
     """Return ``prlimit`` options (``--name=soft:hard``) for ``limits``.
 
@@ -259,12 +271,8 @@ class NamespaceBackend(Backend):
             a += [self._setpriv or "setpriv", f"--reuid={slot.uid}", f"--regid={slot.uid}",
                   "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
                   "--no-new-privs", "--"]
-        if not job.limit_address_space:
-            address_space = None
-        elif self.cgroup_host is not None:
-            address_space = 4 * lim.memory_bytes + 4096 * _MIB  # backstop; the cgroup decides
-        else:
-            address_space = lim.memory_bytes
+        address_space = (address_space_limit(lim, cgroup=self.cgroup_host is not None)
+                         if job.limit_address_space else None)
         a += [self._prlimit or "prlimit",
               *rlimit_args(lim, address_space=address_space, nproc=slot is not None), "--"]
         return a + list(job.command)

@@ -147,6 +147,7 @@ class SandboxProcess:
         self._ended: float | None = None
         self._status: int | None = None
         self._rusage_cpu: float | None = None
+        self._rusage_maxrss: int | None = None
         self._killed: KillReason | None = None
         self._result: RunResult | None = None
         self._stdout = _Capped(limits.stdout_bytes)
@@ -361,6 +362,7 @@ class SandboxProcess:
         self._tree.reaped(status)
         if rusage is not None:
             self._rusage_cpu = rusage.ru_utime + rusage.ru_stime
+            self._rusage_maxrss = rusage.ru_maxrss * 1024
         if self._pidfd is not None:
             self._sel.unregister(self._pidfd)
             os.close(self._pidfd)
@@ -475,6 +477,8 @@ class SandboxProcess:
             exit_code, sig = self._tree.decode_status(status)
             cpu = max(self._tree.cpu_time_s() or 0.0, self._rusage_cpu or 0.0)
             peak, oom = self._tree.memory()
+            if peak is None:
+                peak = self._rusage_maxrss
             wall = (self._ended or time.monotonic()) - self._started
             files = self._tree.cleanup(self._outputs, self.limits.file_size_mb * 1024 * 1024)
         finally:

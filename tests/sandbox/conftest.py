@@ -1,0 +1,177 @@
+"""Fixtures of the sandbox conformance suite: one backend per parameter, leak checks, report.
+
+Every run made through :class:`Runner` carries a unique environment token. After each run
+the leak check asserts, by reading every process's environment on the host (we run as
+root in CI), that no process with that token is alive; that no process runs under a
+sandbox uid; that the run's cgroups, scratch directories and mounts are gone; and that the
+supervisor holds no more file descriptors than before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from codeeval import config
+from codeeval.errors import BackendUnavailable
+from codeeval.languages.registry import PYTHON
+from codeeval.model.run import FileSpec, Job, Limits, RunResult
+from codeeval.sandbox import Backend, open_backend
+from codeeval.sandbox.namespace import NamespaceBackend
+
+REPORT: list[tuple[str, str, str, str]] = []
+TOKEN_VAR = "CODEEVAL_CONFORMANCE_TOKEN"
+_backends: dict[str, Backend | str] = {}
+
+
+def _backend(name: str) -> Backend:
+    if name not in _backends:
+        try:
+            _backends[name] = open_backend(name)
+        except BackendUnavailable as e:
+            _backends[name] = str(e)
+    b = _backends[name]
+    if isinstance(b, str):
+        pytest.skip(f"{name} backend unavailable here: {b}")
+    return b
+
+
+@pytest.fixture(params=["namespace", "local"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend in turn (skipped with the reason when it cannot run here)."""
+    return _backend(request.param)
+
+
+@pytest.fixture
+def namespace_backend() -> Backend:
+    """The namespace backend only."""
+    return _backend("namespace")
+
+
+def require(backend: Backend, capability: str) -> None:
+    """Skip unless ``backend`` has ``capability`` (the reason names what is missing)."""
+    if capability not in backend.capabilities:
+        pytest.skip(f"the {backend.name} backend does not provide {capability!r} here "
+                    f"({backend.describe()})")
+
+
+def _processes_with_token(token: str) -> list[int]:
+    needle = f"{TOKEN_VAR}={token}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if needle in f.read():
+                    found.append(int(entry.name))
+    return found
+
+
+def _processes_with_uid(lo: int, hi: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{entry.name}/status", encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if any(lo <= int(u) < hi for u in line.split()[1:]):
+                            found.append(int(entry.name))
+                        break
+    return found
+
+
+def _leftovers(backend: Backend) -> list[str]:
+    left: list[str] = []
+    if isinstance(backend, NamespaceBackend):
+        mine = f"run-{os.getpid()}-"
+        if backend.scratch.is_dir():
+            left += [f"scratch dir {p}" for p in backend.scratch.iterdir()
+                     if p.name.startswith(mine)]
+        if backend.cgroup_host is not None:
+            for parent in backend.cgroup_host.parents.values():
+                left += [f"cgroup {p}" for p in parent.iterdir() if p.name.startswith(mine)]
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            left += [f"mount {line.split()[4]}" for line in f if str(backend.scratch) in line]
+        s = config.settings()
+        if os.geteuid() == 0:
+            left += [f"process {p} under a sandbox uid" for p in
+                     _processes_with_uid(s.uid_base, s.uid_base + s.uid_slots)]
+    return left
+
+
+@dataclass
+class Runner:
+    """Runs Python source on a backend and checks that the run left nothing behind."""
+
+    backend: Backend
+    test_name: str
+    leaks: list[str] = field(default_factory=list)
+
+    def run(self, code: str, *, stdin: bytes = b"", env: dict[str, str] | None = None,
+            outputs: tuple[str, ...] = (), files: dict[str, bytes] | None = None,
+            **limits: object) -> RunResult:
+        token = uuid.uuid4().hex
+        fds_before = set(os.listdir("/proc/self/fd"))
+        all_files = {PYTHON.source_name: FileSpec(code.encode())}
+        all_files.update({k: FileSpec(v) for k, v in (files or {}).items()})
+        lim = {"time_s": 1.0, "memory_mb": 256, "stdout_bytes": 1 << 20,
+               "stderr_bytes": 1 << 20, "processes": 32, "open_files": 64, "scratch_mb": 16}
+        lim.update(limits)  # type: ignore[arg-type]
+        job = Job(command=PYTHON.substitute(PYTHON.run), files=all_files, stdin=stdin,
+                  env={TOKEN_VAR: token, **(env or {})}, limits=Limits(**lim),  # type: ignore[arg-type]
+                  outputs=outputs, runtime_paths=PYTHON.runtime_paths())
+        result = self.backend.run(job)
+        self.check_leaks(token, fds_before)
+        REPORT.append((self.test_name, self.backend.name, result.status.value,
+                       "clean" if not self.leaks else "; ".join(self.leaks)))
+        return result
+
+    def check_leaks(self, token: str, fds_before: set[str]) -> None:
+        # The local backend kills by process group without waiting for the kernel to
+        # finish; poll briefly (never a fixed sleep) before calling it a leak.
+        deadline = time.monotonic() + 3.0
+        while True:
+            leaks = [f"process {p} of the run still alive" for p in _processes_with_token(token)]
+            leaks += _leftovers(self.backend)
+            if not leaks or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        fds_after = set(os.listdir("/proc/self/fd"))
+        # listdir itself opens one fd; compare the sets minus that transient one.
+        extra = {fd for fd in fds_after - fds_before if os.path.exists(f"/proc/self/fd/{fd}")}
+        if len(extra) > 0:
+            leaks.append(f"supervisor fds leaked: {sorted(extra)}")
+        self.leaks = leaks
+
+
+@pytest.fixture
+def runner(backend: Backend, request: pytest.FixtureRequest) -> Iterator[Runner]:
+    """A :class:`Runner` whose runs must leave nothing behind."""
+    r = Runner(backend, request.node.originalname)
+    yield r
+    assert not r.leaks, f"run left things behind: {r.leaks}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not REPORT:
+        return
+    tr = terminalreporter
+    tr.section("sandbox conformance: verdict and leak check per hostile program")
+    width = max(len(r[0]) for r in REPORT)
+    for name, backend, status, leaks in REPORT:
+        tr.write_line(f"{name:<{width}}  {backend:<9}  {status:<4}  {leaks}")
+
+
+def host_path_probe() -> Path:
+    """A directory of the host that must not be visible inside a sandbox."""
+    return Path(__file__).resolve().parents[2]
