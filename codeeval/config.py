@@ -6,13 +6,14 @@ an inherited variable. ruff's ``TID251`` rule bans ``os.environ`` everywhere els
 
 Variables (all optional):
 
-``CODEEVAL_BACKEND``      default backend name (``namespace``; ``local`` counts as an explicit choice)
+``CODEEVAL_BACKEND``      default backend (``namespace``; ``local`` here is an explicit choice)
 ``CODEEVAL_TMPDIR``       where per-run scratch directories are made (default: the system temp dir)
 ``CODEEVAL_UID_BASE``     first host uid used for sandboxed programs (default 62000)
 ``CODEEVAL_UID_SLOTS``    how many uids (concurrent sandboxes) from that base (default 256)
 ``CODEEVAL_PYTHON``       interpreter that runs sandboxed Python (default: the one running codeeval)
 ``CODEEVAL_BWRAP``        path of the bubblewrap binary (default: found on PATH)
 ``CODEEVAL_CGROUPS``      ``auto`` (use cgroups when the host allows) or ``off``
+``CODEEVAL_PRESPAWN``     sandboxes kept ready per job shape (default 2; 0 turns pre-spawning off)
 ``CODEEVAL_DEBUG``        ``1`` to show tracebacks of internal errors in the CLI
 """
 
@@ -39,6 +40,7 @@ class Settings:
     python: str = sys.executable
     bwrap: str | None = None
     cgroups: bool = True
+    prespawn: int = 2
     debug: bool = False
 
     @classmethod
@@ -60,6 +62,7 @@ class Settings:
             python=env.get("CODEEVAL_PYTHON", base.python) or base.python,
             bwrap=env.get("CODEEVAL_BWRAP") or None,
             cgroups=_choice(env, "CODEEVAL_CGROUPS", ("auto", "off"), "auto") == "auto",
+            prespawn=_int(env, "CODEEVAL_PRESPAWN", base.prespawn, minimum=0),
             debug=env.get("CODEEVAL_DEBUG", "") not in ("", "0"),
         )
 

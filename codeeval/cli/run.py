@@ -9,11 +9,13 @@ stdout and stderr are passed through and a one-line summary goes to stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from codeeval import config
 from codeeval.errors import InputError, SandboxError
 from codeeval.model.run import RunResult, RunStatus
 
@@ -74,9 +76,11 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(str(e).replace("limit time_s", "--time-limit")
                          .replace("limit wall_time_s", "--wall-time-limit")
                          .replace("limit memory_mb", "--memory-limit")) from None
+    # One run: pre-spawning sandboxes for later runs would only cost time.
+    one_shot = dataclasses.replace(config.settings(), prespawn=0)
     try:
-        backend = open_backend(args.backend)
-        result = run_source(backend, lang, source, stdin=stdin, limits=limits)
+        with open_backend(args.backend, one_shot) as backend:
+            result = run_source(backend, lang, source, stdin=stdin, limits=limits)
     except SandboxError as e:
         result = RunResult(status=RunStatus.SE, exit_code=None, signal=None, cpu_time_s=0.0,
                            wall_time_s=0.0, peak_memory_mb=None, stdout=b"", stderr=b"",

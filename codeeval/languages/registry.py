@@ -107,7 +107,8 @@ def python_runtime_paths() -> tuple[str, ...]:
         try:
             out = subprocess.run(
                 [exe, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
-                capture_output=True, timeout=30, check=True, env=config.host_environment_for_tools(),
+                capture_output=True, timeout=30, check=True,
+                env=config.host_environment_for_tools(),
             ).stdout.decode()
         except (OSError, subprocess.SubprocessError) as e:
             raise BackendUnavailable(f"cannot query Python interpreter {exe}: {e}") from e

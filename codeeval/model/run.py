@@ -1,4 +1,4 @@
-"""Value types for one sandboxed run: what to run (:class:`Job`) and what happened (:class:`RunResult`).
+"""Value types for one sandboxed run: what to run (:class:`Job`) and what happened.
 
 These are frozen, slotted dataclasses. Validation happens in ``__post_init__`` so that a bad
 value (a negative limit, an absolute file path) is rejected where it is made, with an
@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from codeeval.errors import InputError
 WORKDIR = "/work"
 
 MIB = 1024 * 1024
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class RunStatus(enum.StrEnum):
@@ -41,7 +43,7 @@ class RunStatus(enum.StrEnum):
 
     @property
     def priority(self) -> int:
-        """Rank used when several statuses apply; higher wins (SE > CE > TLE > MLE > OLE > RE > OK)."""
+        """Rank when several statuses apply; higher wins: SE > CE > TLE > MLE > OLE > RE > OK."""
         return _PRIORITY[self]
 
 
@@ -176,9 +178,12 @@ class Job:
             check_relative_path(path, "job file")
         for path in self.outputs:
             check_relative_path(path, "job output")
-        for key in self.env:
-            if not key or "=" in key or "\0" in key:
-                raise InputError(f"environment variable name {key!r} is invalid")
+        for key, value in self.env.items():
+            if not _ENV_NAME.fullmatch(key):
+                raise InputError(f"environment variable name {key!r} is not a portable name "
+                                 "(letters, digits and _, not starting with a digit)")
+            if "\0" in value:
+                raise InputError(f"environment variable {key} contains a NUL byte")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +227,8 @@ class RunResult:
             "signal": self.signal,
             "cpu_time_s": round(self.cpu_time_s, 4),
             "wall_time_s": round(self.wall_time_s, 4),
-            "peak_memory_mb": None if self.peak_memory_mb is None else round(self.peak_memory_mb, 2),
+            "peak_memory_mb": (None if self.peak_memory_mb is None
+                               else round(self.peak_memory_mb, 2)),
             "stdout": self.stdout.decode("utf-8", errors="backslashreplace"),
             "stderr": self.stderr.decode("utf-8", errors="backslashreplace"),
             "stdout_truncated": self.stdout_truncated,

@@ -17,15 +17,16 @@ from codeeval.sandbox.base import Backend, backend_factory, backend_names, regis
 from codeeval.sandbox.process import CHANNEL_ENV, Reply, ReplyKind, SandboxProcess
 
 # Built-in backends register themselves on import.
-from codeeval.sandbox import local as _local  # noqa: E402,F401  isort: skip
-from codeeval.sandbox import namespace as _namespace  # noqa: E402,F401  isort: skip
+from codeeval.sandbox import local as _local  # noqa: F401  isort: skip
+from codeeval.sandbox import namespace as _namespace  # noqa: F401  isort: skip
 
 
 def open_backend(name: str | None = None, settings: config.Settings | None = None) -> Backend:
     """Build the backend called ``name`` (default: ``CODEEVAL_BACKEND``, else ``namespace``).
 
     Naming ``local`` here, on the command line or in ``CODEEVAL_BACKEND`` is the explicit
-    choice the local backend requires; it is never chosen as a fallback.
+    choice the local backend requires; it is never chosen as a fallback. Close the backend
+    (or use it as a context manager) to release sandboxes it prepared ahead of demand.
 
     Raises:
         UnknownBackendError: no backend has that name.

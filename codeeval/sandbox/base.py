@@ -74,8 +74,14 @@ class Backend(ABC):
         """One line on what this backend uses on this host."""
         return self.name
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release what the backend holds (pools, handles). The default holds nothing."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _REGISTRY: dict[str, Callable[..., Backend]] = {}

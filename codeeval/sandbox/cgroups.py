@@ -19,7 +19,6 @@ lets :func:`sweep_stale` find and remove what a crashed supervisor left behind.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import signal
 import time
@@ -33,7 +32,6 @@ from codeeval.model.run import Limits
 _V1_CONTROLLERS = ("memory", "pids", "cpuacct", "cpu")
 _V1_REQUIRED = ("memory", "pids", "cpuacct")
 _V2_REQUIRED = ("memory", "pids")
-_counter = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +139,13 @@ class RunCgroup:
         self.dirs = {c: p / name for c, p in host.parents.items()}
 
     @classmethod
-    def create(cls, host: CgroupHost, limits: Limits) -> RunCgroup:
-        """Make the run's cgroup directories and write the limits.
+    def create(cls, host: CgroupHost, limits: Limits, name: str) -> RunCgroup:
+        """Make the run's cgroup directories (``name`` must start with ``run-<our pid>-``).
 
         Raises:
             SandboxCrashed: a directory or limit file could not be written.
         """
-        cg = cls(host, f"run-{os.getpid()}-{next(_counter)}")
+        cg = cls(host, name)
         try:
             for d in cg.dirs.values():
                 d.mkdir()

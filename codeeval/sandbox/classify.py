@@ -10,12 +10,12 @@ about the *program*:
   finished.
 * ``MLE`` — the kernel's OOM killer fired inside the run's memory cgroup; or the measured
   peak memory is above the limit (possible only where no cgroup enforces it, and the peak
-  comes from rusage); or the program failed after its peak memory reached the limit; or it failed and its stderr ends with a
-  language's allocation-failure message (Python ``MemoryError``, C++ ``std::bad_alloc``,
-  ...). An allocation larger than the machine is refused by the kernel before any limit
-  is touched, so without that last rule a huge allocation would look like a plain crash.
-  Printed markers can only turn one failing status into another failing status; they can
-  never make a failed run pass.
+  comes from rusage); or the program failed after its peak memory reached the limit; or
+  it failed and its stderr ends with a runtime's allocation-failure message (Python
+  ``MemoryError``, C++ ``std::bad_alloc``, ...). The kernel refuses an allocation larger
+  than the machine before any limit is touched, so without that last rule a huge
+  allocation would look like a plain crash. Printed markers can only turn one failing
+  status into another failing status; they can never make a failed run pass.
 * ``OLE`` — stdout or stderr went past its cap and the supervisor killed the tree.
 * ``RE`` — a non-zero exit code or a fatal signal.
 * ``OK`` — exit code 0 and none of the above.
@@ -89,7 +89,8 @@ def classify(
         return RunStatus.MLE, f"killed by the OOM killer at the memory limit {limits.memory_mb} MiB"
     if obs.peak_memory_bytes is not None and obs.peak_memory_bytes > limits.memory_bytes:
         return RunStatus.MLE, f"peak memory over the limit {limits.memory_mb} MiB"
-    if failed and obs.peak_memory_bytes is not None and obs.peak_memory_bytes >= limits.memory_bytes:
+    reached = obs.peak_memory_bytes is not None and obs.peak_memory_bytes >= limits.memory_bytes
+    if failed and reached:
         return RunStatus.MLE, f"failed after reaching the memory limit {limits.memory_mb} MiB"
     if failed and _matches_any(obs.stderr_tail, oom_markers):
         return RunStatus.MLE, "failed with an allocation error (memory limit or oversized request)"

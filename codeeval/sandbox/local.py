@@ -27,8 +27,8 @@ from codeeval.errors import BackendUnavailable, SandboxCrashed, UnsafeBackendRef
 from codeeval.model.run import Job
 from codeeval.sandbox import workdir
 from codeeval.sandbox.base import Backend, register_backend
-from codeeval.sandbox.namespace import address_space_limit, rlimit_args
 from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
+from codeeval.sandbox.rlimits import address_space_limit, prlimit_options, rlimits
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -96,8 +96,9 @@ class LocalBackend(Backend):
                 env[CHANNEL_ENV] = f"{in_r},{out_w}"
             lim = job.limits
             argv = [self._prlimit,
-                    *rlimit_args(lim, address_space=address_space_limit(lim, cgroup=False)
-                                 if job.limit_address_space else None, nproc=os.geteuid() != 0),
+                    *prlimit_options(rlimits(
+                        lim, address_space=address_space_limit(lim, cgroup=False)
+                        if job.limit_address_space else None, nproc=os.geteuid() != 0)),
                     "--", *job.command]
             try:
                 popen = subprocess.Popen(argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w,

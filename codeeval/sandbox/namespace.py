@@ -2,11 +2,11 @@
 
 Why bubblewrap and not nsjail: bubblewrap is a small, audited tool (Flatpak's sandbox) that
 does exactly the namespace and mount setup and nothing else, is packaged in Debian stable
-(nsjail is not, in bookworm), and starts in about 4 ms here. nsjail's extra features are
-ones codeeval needs to own anyway: nsjail creates and deletes its own cgroup per run, which
-throws away the peak-memory and OOM-kill counters that decide MLE, and its time limits
-would compete with the supervisor's per-test timers. So bubblewrap builds the box and
-codeeval supervises it.
+(nsjail is not, in bookworm), and starts in a few milliseconds here. nsjail's extra
+features are ones codeeval needs to own anyway: nsjail creates and deletes its own cgroup
+per run, which throws away the peak-memory and OOM-kill counters that decide MLE, and its
+time limits would compete with the supervisor's per-test timers. So bubblewrap builds the
+box and codeeval supervises it.
 
 What one run gets (as root, the normal case):
 
@@ -18,17 +18,24 @@ What one run gets (as root, the normal case):
   uid; ``/tmp`` and ``/dev/shm``: private size-capped tmpfs; a minimal ``/dev``; a new ``/proc``;
 * the program itself runs as a host uid of its own (``uid_base + slot``), with no
   capabilities, an empty bounding set and ``no_new_privs`` (``setpriv`` just before exec),
-  and rlimits (``prlimit``): address space, processes, open files, file size, stack, CPU, core;
-* a cleared environment with ``LANG=C.UTF-8``, ``HOME=/work`` and ``TMPDIR=/tmp``;
+  and rlimits (address space, processes, open files, file size, stack, CPU, core) set with
+  ``prlimit(2)`` on the sandbox's blocked init, so every process of the run inherits them;
+* a cleared environment: ``PATH``, ``LANG=C.UTF-8``, ``LC_ALL``, ``HOME=/work``,
+  ``TMPDIR=/tmp``, ``PWD``, the job's variables, and ``SHLVL`` (set by the launcher shell);
 * memory (swap included), pids and CPU-bandwidth limits in a per-run cgroup (v1 or v2);
   the cgroup's CPU time and OOM-kill counter decide TLE and MLE;
 * the supervisor owns the CPU and wall limits, reads output concurrently with caps, and
   ends a run by SIGKILL of the PID namespace's init (the kernel then kills every process in
   the namespace, setsid daemons included) plus every pid left in the cgroup.
 
-The bwrap process is started with ``--block-fd``: it sets up the namespaces and waits while
-the supervisor moves it into the run's cgroup, so that no process of the run ever exists
-outside the cgroup.
+How a run starts. bwrap is started with ``--block-fd``: it builds the namespaces and mounts
+and then waits, while the supervisor moves it into the run's cgroup and lowers its rlimits,
+so no process of the run ever exists outside the cgroup or above the limits. Because that
+setup is the slow part (about 10 ms), it is done ahead of demand: a
+:class:`~codeeval.sandbox.prespawn.PrespawnPool` keeps blocked sandboxes per *shape*
+(limits, runtime paths, channel). A run takes one, places its files in the (already bound)
+work dir, hands its command and environment to a launcher shell inside through an inherited
+pipe, and unblocks it. Every sandbox serves exactly one run.
 
 Without root, bubblewrap runs in a user namespace (``--unshare-user --disable-userns``),
 there are no cgroups (rlimits are then the only memory and process limits), the program
@@ -38,13 +45,18 @@ keeps the caller's uid, and the work dir is a plain directory.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import resource
 import select
+import shlex
 import shutil
 import signal
 import subprocess
 import time
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 from codeeval import config
@@ -52,49 +64,51 @@ from codeeval.errors import BackendUnavailable, SandboxCrashed, SandboxError
 from codeeval.model.run import WORKDIR, Job, Limits
 from codeeval.sandbox import cgroups, workdir
 from codeeval.sandbox.base import Backend, register_backend
+from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
+from codeeval.sandbox.rlimits import address_space_limit, rlimits
 from codeeval.sandbox.slots import Slot, SlotPool
 
-_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/alternatives",
-              "/etc/mime.types")
+_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 _SETUP_TIMEOUT_S = 20.0
 _MIB = 1024 * 1024
+_PIPE_ROOM = 60_000  # bytes of launch script that fit in a pipe before the reader runs
+_run_ids = itertools.count()
+_live: weakref.WeakSet[NamespaceBackend] = weakref.WeakSet()
 
 
-def address_space_limit(limits: Limits, *, cgroup: bool) -> int:
-    """RLIMIT_AS for a run: a loose backstop, since it also counts untouched thread stacks.
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a sandbox must be built with before its job is known."""
 
-    With a memory cgroup the cgroup decides MLE, so the backstop is far away. Without one,
-    it is the memory limit plus room for the stacks of up to 16 threads, and MLE is judged
-    from the measured peak.
-    """
-    if cgroup:
-        return 4 * limits.memory_bytes + 4096 * _MIB
-    return limits.memory_bytes + min(limits.processes, 16) * limits.stack_mb * _MIB
+    limits: Limits
+    runtime_paths: tuple[str, ...]
+    limit_address_space: bool
+    channel: bool
+
+    @classmethod
+    def of(cls, job: Job) -> _Shape:
+        return cls(job.limits, tuple(job.runtime_paths), job.limit_address_space, job.channel)
 
 
-def rlimit_args(limits: Limits, *, address_space: int | None, nproc: bool) -> list[str]:
-    """Return ``prlimit`` options (``--name=soft:hard``) for ``limits``.
+@dataclass(slots=True)
+class _Warm:
+    """A sandbox whose namespaces, mounts, cgroup and rlimits are ready; blocked."""
 
-    Args:
-        limits: the run's limits.
-        address_space: RLIMIT_AS in bytes, or ``None`` for no address-space limit.
-        nproc: whether to set RLIMIT_NPROC (only meaningful for a uid of the run's own).
-    """
-    cpu_soft = int(limits.time_s) + 1
-    args = [
-        f"--cpu={cpu_soft}:{cpu_soft + 1}",
-        f"--nofile={limits.open_files}",
-        f"--fsize={limits.file_size_mb * _MIB}",
-        f"--stack={limits.stack_mb * _MIB}",
-        "--core=0",
-    ]
-    if address_space is not None:
-        args.append(f"--as={address_space}")
-    if nproc:
-        args.append(f"--nproc={limits.processes}")
-    return args
+    tree: _NsTree
+    shape: _Shape
+    stdin_w: int
+    stdout_r: int
+    stderr_r: int
+    script_w: int
+    block_w: int
+    chan_to: int | None
+    chan_from: int | None
+
+    def our_fds(self) -> list[int]:
+        fds = [self.stdin_w, self.stdout_r, self.stderr_r, self.script_w, self.block_w]
+        return fds + [fd for fd in (self.chan_to, self.chan_from) if fd is not None]
 
 
 @register_backend("namespace")
@@ -104,10 +118,10 @@ class NamespaceBackend(Backend):
     name = "namespace"
 
     def __init__(self, settings: config.Settings | None = None) -> None:
-        """Check the host and prepare shared state.
+        """Check the host, prepare shared state, and run one sandbox as a self-test.
 
         Raises:
-            BackendUnavailable: bubblewrap or util-linux tools are missing, or bubblewrap
+            BackendUnavailable: bubblewrap, bash or util-linux is missing, or bubblewrap
                 cannot create namespaces here. The message says what to install.
         """
         s = settings or config.settings()
@@ -118,12 +132,15 @@ class NamespaceBackend(Backend):
                 "bubblewrap is not installed: install the Debian package 'bubblewrap' "
                 "(apt-get install bubblewrap), or choose --backend local for trusted code")
         self._bwrap = bwrap
-        self._prlimit = shutil.which("prlimit")
-        self._setpriv = shutil.which("setpriv")
-        if not self._prlimit or not self._setpriv:
-            raise BackendUnavailable(
-                "prlimit and setpriv are missing: install the Debian package 'util-linux'")
         self.privileged = os.geteuid() == 0
+        self._setpriv = shutil.which("setpriv") or ""
+        if self.privileged and not self._setpriv:
+            raise BackendUnavailable("setpriv is missing: install the Debian package 'util-linux'")
+        self._bash = shutil.which("bash") or ""
+        if not self._bash.startswith("/usr/") and not os.path.exists("/usr/bin/bash"):
+            raise BackendUnavailable("bash is missing from /usr/bin: install the Debian package "
+                                     "'bash'")
+        self._bash = "/usr/bin/bash"
         self.scratch = Path(s.tmpdir) / f"codeeval-{os.geteuid()}"
         self.scratch.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.cgroup_host: cgroups.CgroupHost | None = None
@@ -134,6 +151,13 @@ class NamespaceBackend(Backend):
         self._etc = self._write_etc()
         self.swept = self.sweep()
         self._self_test()
+        self._pool: PrespawnPool[_Shape, _Warm] | None = None
+        if s.prespawn > 0:
+            self._pool = PrespawnPool(self._spawn, self._destroy, per_shape=s.prespawn)
+            # The pool refers back to this backend, so without close() the backend lives
+            # until interpreter exit, when this finalizer destroys the idle sandboxes.
+            self._finalizer = weakref.finalize(self, self._pool.close)
+        _live.add(self)
 
     # ------------------------------------------------------------------ Backend API
     @property
@@ -147,7 +171,8 @@ class NamespaceBackend(Backend):
 
     def describe(self) -> str:
         mode = "root" if self.privileged else "unprivileged user namespace"
-        return f"namespace (bubblewrap {self._bwrap}, {mode}; {self.cgroup_note})"
+        pool = f"{self.settings.prespawn} pre-spawned per shape" if self._pool else "no pre-spawn"
+        return f"namespace (bubblewrap {self._bwrap}, {mode}; {self.cgroup_note}; {pool})"
 
     def sweep(self) -> list[str]:
         """Remove run directories and cgroups left by supervisors that died; return their names."""
@@ -157,39 +182,75 @@ class NamespaceBackend(Backend):
         return removed
 
     def start(self, job: Job) -> SandboxProcess:
+        shape = _Shape.of(job)
+        warm = self._pool.take(shape) if self._pool else None
+        if warm is None:
+            warm = self._spawn(shape)
+        if self._pool:
+            self._pool.refill(shape)
+        return self._launch(warm, job)
+
+    def close(self) -> None:
+        """Destroy the pre-spawned sandboxes. Runs already started are not affected."""
+        if self._pool is not None:
+            self._finalizer()
+
+    def quiesce(self) -> None:
+        """Wait until no sandbox is being pre-spawned in the background."""
+        if self._pool is not None:
+            self._pool.wait()
+
+    def idle_runs(self) -> list[tuple[str, int, list[int]]]:
+        """``(run id, uid, supervisor fds)`` of each pre-spawned sandbox waiting for a job."""
+        if self._pool is None:
+            return []
+        return [(w.tree.run_id, w.tree.uid, w.our_fds() + w.tree.held_fds())
+                for w in self._pool.idle()]
+
+    # ------------------------------------------------------------------ spawn / launch
+    def _spawn(self, shape: _Shape) -> _Warm:
+        """Build a sandbox of ``shape`` up to the point where it waits for its job.
+
+        Raises:
+            SandboxCrashed: any step failed (everything made so far is removed).
+        """
         slot = self._slots.acquire() if self.privileged else None
         uid = slot.uid if slot else os.getuid()
         gid = uid if slot else os.getgid()
-        tree = _NsTree(self._slots, slot)
-        fds: list[int] = []  # our ends, closed on failure
-        child_fds: list[int] = []
+        tree = _NsTree(self._slots, slot, f"run-{os.getpid()}-{next(_run_ids)}", uid, gid)
+        ours: list[int] = []
+        theirs: list[int] = []
+
+        def pipe() -> tuple[int, int]:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            return r, w
+
         try:
             tree.workdir = workdir.Workdir.create(
-                self.scratch, f"run-{os.getpid()}-{time.monotonic_ns()}",
-                job.limits.scratch_mb * _MIB, uid, gid, use_tmpfs=self.privileged)
-            tree.workdir.place(job.files, uid, gid)
+                self.scratch, tree.run_id, shape.limits.scratch_mb * _MIB, uid, gid,
+                use_tmpfs=self.privileged)
             if self.cgroup_host is not None:
-                tree.cgroup = cgroups.RunCgroup.create(self.cgroup_host, job.limits)
-
-            stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
-            stdout_r, stdout_w = os.pipe2(os.O_CLOEXEC)
-            stderr_r, stderr_w = os.pipe2(os.O_CLOEXEC)
-            info_r, info_w = os.pipe2(os.O_CLOEXEC)
-            block_r, block_w = os.pipe2(os.O_CLOEXEC)
-            fds += [stdin_w, stdout_r, stderr_r, info_r, block_w]
-            child_fds += [stdin_r, stdout_w, stderr_w, info_w, block_r]
-            pass_fds = [info_w, block_r]
-            env = dict(job.env)
+                tree.cgroup = cgroups.RunCgroup.create(self.cgroup_host, shape.limits,
+                                                       tree.run_id)
+            stdin_r, stdin_w = pipe()
+            stdout_r, stdout_w = pipe()
+            stderr_r, stderr_w = pipe()
+            info_r, info_w = pipe()
+            block_r, block_w = pipe()
+            script_r, script_w = pipe()
+            ours += [stdin_w, stdout_r, stderr_r, info_r, block_w, script_w]
+            theirs += [stdin_r, stdout_w, stderr_w, info_w, block_r, script_r]
+            pass_fds = [info_w, block_r, script_r]
+            env: dict[str, str] = {}
             chan_to = chan_from = None
-            if job.channel:
-                in_r, chan_to = os.pipe2(os.O_CLOEXEC)
-                chan_from, out_w = os.pipe2(os.O_CLOEXEC)
-                fds += [chan_to, chan_from]
-                child_fds += [in_r, out_w]
+            if shape.channel:
+                in_r, chan_to = pipe()
+                chan_from, out_w = pipe()
+                ours += [chan_to, chan_from]
+                theirs += [in_r, out_w]
                 pass_fds += [in_r, out_w]
                 env[CHANNEL_ENV] = f"{in_r},{out_w}"
-
-            argv = self._argv(job, tree.workdir.path, env, info_w, block_r, slot)
+            argv = self._argv(shape, tree.workdir.path, env, info_w, block_r, script_r, slot)
             try:
                 popen = subprocess.Popen(
                     argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w, pass_fds=pass_fds,
@@ -199,24 +260,29 @@ class NamespaceBackend(Backend):
                 raise SandboxCrashed(f"cannot start bubblewrap: {e}") from e
             tree.pid = popen.pid
             tree.popen = popen
-            for fd in child_fds:
+            for fd in theirs:
                 os.close(fd)
-            child_fds.clear()
-
+            theirs.clear()
             info = _read_info(info_r, popen, stderr_r)
+            os.close(info_r)
+            ours.remove(info_r)
             tree.set_init(int(info["child-pid"]))
             if tree.cgroup is not None:
                 tree.cgroup.attach(tree.init_pid)
-            os.write(block_w, b"1")
-            os.close(block_w)
-            os.close(info_r)
-            fds = [fd for fd in fds if fd not in (block_w, info_r)]
-            return SandboxProcess(
-                tree, limits=job.limits, stdin_data=job.stdin, stdin_fd=stdin_w,
-                stdout_fd=stdout_r, stderr_fd=stderr_r, channel_to=chan_to,
-                channel_from=chan_from, outputs=job.outputs)
+            # bwrap runs as root (or as us), so lowering the blocked child's limits needs no
+            # capability; everything it starts after the unblock inherits them.
+            address_space = (address_space_limit(shape.limits, cgroup=tree.cgroup is not None)
+                             if shape.limit_address_space else None)
+            try:
+                for res, pair in rlimits(shape.limits, address_space=address_space,
+                                         nproc=slot is not None).items():
+                    resource.prlimit(tree.init_pid, res, pair)
+            except OSError as e:
+                raise SandboxCrashed(f"cannot set rlimits of the sandbox: {e}") from e
+            return _Warm(tree, shape, stdin_w, stdout_r, stderr_r, script_w, block_w,
+                         chan_to, chan_from)
         except BaseException as e:
-            for fd in child_fds + fds:
+            for fd in theirs + ours:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             tree.abort()
@@ -224,11 +290,47 @@ class NamespaceBackend(Backend):
                 raise
             raise SandboxCrashed(f"sandbox setup failed: {e}") from e
 
+    def _launch(self, warm: _Warm, job: Job) -> SandboxProcess:
+        """Give a pre-spawned sandbox its job and let it run.
+
+        Raises:
+            SandboxCrashed: the files could not be placed or the sandbox did not take the job.
+        """
+        tree = warm.tree
+        try:
+            assert tree.workdir is not None
+            tree.workdir.place(job.files, tree.uid, tree.gid)
+            lines = [f"export {k}={shlex.quote(v)}" for k, v in job.env.items()]
+            lines.append("exec -- " + " ".join(shlex.quote(a) for a in job.command))
+            script = ("\n".join(lines) + "\n").encode()
+            early = len(script) <= _PIPE_ROOM
+            if early:
+                _write_all(warm.script_w, script)
+                os.close(warm.script_w)
+            os.write(warm.block_w, b"1")
+            os.close(warm.block_w)
+            if not early:
+                _write_all(warm.script_w, script)
+                os.close(warm.script_w)
+        except (OSError, SandboxError) as e:
+            self._destroy(warm)
+            raise SandboxCrashed(f"cannot hand the job to the sandbox: {e}") from e
+        return SandboxProcess(
+            tree, limits=job.limits, stdin_data=job.stdin, stdin_fd=warm.stdin_w,
+            stdout_fd=warm.stdout_r, stderr_fd=warm.stderr_r, channel_to=warm.chan_to,
+            channel_from=warm.chan_from, outputs=job.outputs)
+
+    def _destroy(self, warm: _Warm) -> None:
+        """Tear down a sandbox that will not run (never raises)."""
+        for fd in warm.our_fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        warm.tree.abort()
+
     # ------------------------------------------------------------------ internals
-    def _argv(self, job: Job, work: Path, env: dict[str, str], info_fd: int, block_fd: int,
-              slot: Slot | None) -> list[str]:
-        lim = job.limits
-        scratch = str(lim.scratch_mb * _MIB)
+    def _argv(self, shape: _Shape, work: Path, env: dict[str, str], info_fd: int,
+              block_fd: int, script_fd: int, slot: Slot | None) -> list[str]:
+        scratch = str(shape.limits.scratch_mb * _MIB)
         a = [self._bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session",
              "--hostname", "codeeval"]
@@ -245,12 +347,11 @@ class NamespaceBackend(Backend):
         for name in ("passwd", "group", "hosts"):
             a += ["--ro-bind", str(self._etc / name), f"/etc/{name}"]
         made: set[str] = {"/", "/usr", "/etc"}
-        for path in job.runtime_paths:
+        for path in shape.runtime_paths:
             real = os.path.realpath(path)
-            if real == "/usr" or real.startswith("/usr/"):
+            if real == "/usr" or real.startswith("/usr/") or real in made:
                 continue
-            parts = Path(real).parents
-            for parent in reversed(parts):
+            for parent in reversed(Path(real).parents):
                 p = str(parent)
                 if p not in made:
                     a += ["--perms", "0755", "--dir", p]
@@ -268,14 +369,13 @@ class NamespaceBackend(Backend):
             a += ["--setenv", k, v]
         a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd), "--"]
         if slot is not None:
-            a += [self._setpriv or "setpriv", f"--reuid={slot.uid}", f"--regid={slot.uid}",
+            a += [self._setpriv, f"--reuid={slot.uid}", f"--regid={slot.uid}",
                   "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
                   "--no-new-privs", "--"]
-        address_space = (address_space_limit(lim, cgroup=self.cgroup_host is not None)
-                         if job.limit_address_space else None)
-        a += [self._prlimit or "prlimit",
-              *rlimit_args(lim, address_space=address_space, nproc=slot is not None), "--"]
-        return a + list(job.command)
+        # The launcher reads the job's exports and exec line from an inherited pipe, closes
+        # it, and execs the program: the command is chosen after the sandbox is built.
+        launcher = f'IFS= read -r -d "" S <&{script_fd}; exec {script_fd}<&-; eval "$S"'
+        return [*a, self._bash, "--noprofile", "--norc", "-c", launcher]
 
     def _write_etc(self) -> Path:
         etc = self.scratch / "etc"
@@ -306,7 +406,8 @@ class NamespaceBackend(Backend):
     def _self_test(self) -> None:
         job = Job(command=("/bin/true",), limits=Limits(time_s=5, memory_mb=64))
         try:
-            result = self.run(job)
+            with self._launch(self._spawn(_Shape.of(job)), job) as proc:
+                result = proc.finish()
         except SandboxError as e:
             raise BackendUnavailable(f"bubblewrap cannot create a sandbox here: {e}") from e
         if result.exit_code != 0:
@@ -314,6 +415,17 @@ class NamespaceBackend(Backend):
             raise BackendUnavailable(
                 "bubblewrap cannot create a sandbox here: "
                 + (detail[-1] if detail else result.reason))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def live_backends() -> list[NamespaceBackend]:
+    """Namespace backends of this process that have not been garbage-collected."""
+    return list(_live)
 
 
 def _read_info(info_fd: int, popen: subprocess.Popen[bytes], stderr_fd: int) -> dict[str, int]:
@@ -350,7 +462,11 @@ def _read_info(info_fd: int, popen: subprocess.Popen[bytes], stderr_fd: int) -> 
 class _NsTree(ProcessTree):
     """Host-side state of one namespace run."""
 
-    def __init__(self, slots: SlotPool, slot: Slot | None) -> None:
+    def __init__(self, slots: SlotPool, slot: Slot | None, run_id: str, uid: int,
+                 gid: int) -> None:
+        self.run_id = run_id
+        self.uid = uid
+        self.gid = gid
         self.pid = -1
         self.popen: subprocess.Popen[bytes] | None = None
         self.init_pid = -1
@@ -359,6 +475,11 @@ class _NsTree(ProcessTree):
         self._slot = slot
         self.workdir: workdir.Workdir | None = None
         self.cgroup: cgroups.RunCgroup | None = None
+
+    def held_fds(self) -> list[int]:
+        """Supervisor fds this run holds besides its pipes (init pidfd, slot lock)."""
+        fds = [self._init_pidfd] if self._init_pidfd is not None else []
+        return fds + ([self._slot.fd] if self._slot is not None else [])
 
     def set_init(self, pid: int) -> None:
         self.init_pid = pid

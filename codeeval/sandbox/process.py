@@ -334,6 +334,8 @@ class SandboxProcess:
             events = []
         for key, _ in events:
             name = key.data
+            if name != "exit" and name not in self._fds:
+                continue  # closed by an earlier event of this batch (e.g. the exit's drain)
             if name == "exit":
                 self._reap()
             elif name in ("stdout", "stderr"):
@@ -379,6 +381,8 @@ class SandboxProcess:
                 return
             events = self._sel.select(max(0.0, deadline - time.monotonic()))
             for key, _ in events:
+                if key.data not in self._fds:
+                    continue
                 if key.data in ("stdout", "stderr"):
                     self._read_output(key.data)
                 elif key.data == "chan_from":

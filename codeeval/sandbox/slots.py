@@ -52,8 +52,8 @@ class SlotPool:
             start = next(self._next)
         for i in range(self.count):
             index = (start + i) % self.count
-            fd = os.open(self.lock_dir / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                         0o600)
+            path = self.lock_dir / f"slot-{index}.lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -24,7 +24,7 @@ from codeeval.errors import BackendUnavailable
 from codeeval.languages.registry import PYTHON
 from codeeval.model.run import FileSpec, Job, Limits, RunResult
 from codeeval.sandbox import Backend, open_backend
-from codeeval.sandbox.namespace import NamespaceBackend
+from codeeval.sandbox.namespace import NamespaceBackend, live_backends
 
 REPORT: list[tuple[str, str, str, str]] = []
 TOKEN_VAR = "CODEEVAL_CONFORMANCE_TOKEN"
@@ -68,44 +68,55 @@ def _processes_with_token(token: str) -> list[int]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{entry.name}/environ", "rb") as f:
-                if needle in f.read():
-                    found.append(int(entry.name))
+        with contextlib.suppress(OSError), open(f"/proc/{entry.name}/environ", "rb") as f:
+            if needle in f.read():
+                found.append(int(entry.name))
     return found
 
 
-def _processes_with_uid(lo: int, hi: int) -> list[int]:
+def _processes_with_uids(uids: set[int]) -> list[int]:
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{entry.name}/status", encoding="utf-8") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        if any(lo <= int(u) < hi for u in line.split()[1:]):
-                            found.append(int(entry.name))
-                        break
+        with contextlib.suppress(OSError), open(f"/proc/{entry.name}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    if any(int(u) in uids for u in line.split()[1:]):
+                        found.append(int(entry.name))
+                    break
     return found
 
 
 def _leftovers(backend: Backend) -> list[str]:
     left: list[str] = []
     if isinstance(backend, NamespaceBackend):
-        mine = f"run-{os.getpid()}-"
+        # Sandboxes pre-spawned for later runs are alive on purpose; everything else of
+        # ours must be gone.
+        idle = []
+        for live in live_backends():
+            live.quiesce()
+            idle += live.idle_runs()
+        idle_ids = {run_id for run_id, _, _ in idle}
+        idle_uids = {uid for _, uid, _ in idle}
+
+        def ours(name: str) -> bool:
+            return name.startswith(f"run-{os.getpid()}-") and name not in idle_ids
+
         if backend.scratch.is_dir():
-            left += [f"scratch dir {p}" for p in backend.scratch.iterdir()
-                     if p.name.startswith(mine)]
+            left += [f"scratch dir {p}" for p in backend.scratch.iterdir() if ours(p.name)]
         if backend.cgroup_host is not None:
             for parent in backend.cgroup_host.parents.values():
-                left += [f"cgroup {p}" for p in parent.iterdir() if p.name.startswith(mine)]
+                left += [f"cgroup {p}" for p in parent.iterdir() if ours(p.name)]
         with open("/proc/self/mountinfo", encoding="utf-8") as f:
-            left += [f"mount {line.split()[4]}" for line in f if str(backend.scratch) in line]
+            for line in f:
+                point = line.split()[4]
+                if point.startswith(str(backend.scratch)) and ours(Path(point).parent.name):
+                    left.append(f"mount {point}")
         s = config.settings()
         if os.geteuid() == 0:
-            left += [f"process {p} under a sandbox uid" for p in
-                     _processes_with_uid(s.uid_base, s.uid_base + s.uid_slots)]
+            uids = [u for u in range(s.uid_base, s.uid_base + s.uid_slots) if u not in idle_uids]
+            left += [f"process {p} under a sandbox uid" for p in _processes_with_uids(set(uids))]
     return left
 
 
@@ -147,6 +158,8 @@ class Runner:
                 break
             time.sleep(0.02)
         fds_after = set(os.listdir("/proc/self/fd"))
+        fds_after -= {str(fd) for b in live_backends() for _, _, fds in b.idle_runs()
+                      for fd in fds}
         # listdir itself opens one fd; compare the sets minus that transient one.
         extra = {fd for fd in fds_after - fds_before if os.path.exists(f"/proc/self/fd/{fd}")}
         if len(extra) > 0:

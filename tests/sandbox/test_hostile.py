@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import resource
 import signal
 import socket
@@ -60,9 +61,8 @@ def test_unread_large_stdin_does_not_block_supervisor(runner: Runner) -> None:
 
 def test_stdin_is_delivered_whole(runner: Runner) -> None:
     payload = bytes(range(256)) * 4096
-    r = runner.run("import sys, hashlib\nprint(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())",
-                   stdin=payload)
-    import hashlib
+    code = "import sys, hashlib\nprint(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())"
+    r = runner.run(code, stdin=payload)
 
     assert r.status is RunStatus.OK
     assert r.stdout.decode().strip() == hashlib.sha256(payload).hexdigest()

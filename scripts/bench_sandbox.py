@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Latency of one trivial Python run: bare subprocess vs the sandbox backends, same run.
+
+Each iteration runs ``print('ok')`` once per mode, in rotating order, so that machine noise
+hits every mode alike. Prints p50/p95 per mode and the isolation overhead at p50 (namespace
+minus bare subprocess). Goal (issue 2): overhead <= 10 ms at p50.
+
+    python3 scripts/bench_sandbox.py [--runs 200] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from codeeval.languages.registry import PYTHON
+from codeeval.model.run import FileSpec, Job, Limits, RunStatus
+from codeeval.sandbox import open_backend
+
+PROGRAM = b"print('ok')\n"
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    args = ap.parse_args()
+
+    command = PYTHON.substitute(PYTHON.run)
+    job = Job(command=command, files={PYTHON.source_name: FileSpec(PROGRAM)},
+              limits=Limits(time_s=5, memory_mb=256), env=dict(PYTHON.env),
+              runtime_paths=PYTHON.runtime_paths())
+    tmp = Path(tempfile.mkdtemp(prefix="codeeval-bench-"))
+    (tmp / PYTHON.source_name).write_bytes(PROGRAM)
+
+    def bare() -> None:
+        out = subprocess.run(list(command), cwd=tmp, capture_output=True, check=True)
+        assert out.stdout == b"ok\n"
+
+    modes: dict[str, Callable[[], None]] = {"bare subprocess": bare}
+    for name in ("namespace", "local"):
+        backend = open_backend(name)
+
+        def run(b=backend) -> None:  # type: ignore[no-untyped-def]
+            r = b.run(job)
+            if r.status is not RunStatus.OK or r.stdout != b"ok\n":
+                raise SystemExit(f"{b.name} run failed: {r}")
+
+        modes[name] = run
+
+    names = list(modes)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for n in names:  # warm-up
+        for _ in range(5):
+            modes[n]()
+    for i in range(args.runs):
+        for n in names[i % len(names):] + names[: i % len(names)]:
+            t0 = time.perf_counter()
+            modes[n]()
+            times[n].append(time.perf_counter() - t0)
+
+    stats = {n: {"p50_ms": statistics.median(v) * 1e3, "p95_ms": pct(v, 0.95) * 1e3,
+                 "mean_ms": statistics.fmean(v) * 1e3} for n, v in times.items()}
+    overhead = stats["namespace"]["p50_ms"] - stats["bare subprocess"]["p50_ms"]
+    if args.json:
+        print(json.dumps({"runs": args.runs, "python": command[0], "stats": stats,
+                          "namespace_overhead_p50_ms": overhead}, indent=2))
+        return 0
+    print(f"{args.runs} runs per mode of {command[0]} -B main.py (print('ok')), interleaved")
+    print(f"{'mode':<18}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'p50 / bare':>12}")
+    base = stats["bare subprocess"]["p50_ms"]
+    for n in names:
+        s = stats[n]
+        print(f"{n:<18}{s['p50_ms']:>10.2f}{s['p95_ms']:>10.2f}{s['mean_ms']:>10.2f}"
+              f"{s['p50_ms'] / base:>11.2f}x")
+    verdict = "meets" if overhead <= 10 else "MISSES"
+    print(f"namespace isolation overhead at p50: {overhead:+.2f} ms ({verdict} the 10 ms goal)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Copy-out refuses symlinks at every level; the slot pool hands out distinct uids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from codeeval.errors import SandboxCrashed
+from codeeval.sandbox.slots import SlotPool
+from codeeval.sandbox.workdir import Workdir
+
+
+def test_collect_refuses_symlinks_and_special_files(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+    (work / "ok.txt").write_text("fine")
+    (work / "sub").mkdir()
+    (work / "sub" / "deep.txt").write_text("deep")
+    os.symlink(secret, work / "link.txt")
+    os.symlink(tmp_path, work / "dirlink")
+    os.mkfifo(work / "fifo")
+    wd = Workdir(tmp_path, work, mounted=False)
+    got = wd.collect(("ok.txt", "sub/deep.txt", "link.txt", "dirlink/secret.txt", "fifo",
+                      "nothing", "sub"), max_bytes=1 << 20)
+    assert got == {"ok.txt": b"fine", "sub/deep.txt": b"deep"}
+
+
+def test_collect_caps_size(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"x" * 5000)
+    assert Workdir(tmp_path, tmp_path, mounted=False).collect(("big",), 100) == {"big": b"x" * 100}
+
+
+def test_slots_are_distinct_and_reusable(tmp_path: Path) -> None:
+    pool = SlotPool(tmp_path, 70000, 3)
+    a, b, c = pool.acquire(), pool.acquire(), pool.acquire()
+    assert len({a.uid, b.uid, c.uid}) == 3
+    assert all(70000 <= s.uid < 70003 for s in (a, b, c))
+    other = SlotPool(tmp_path, 70000, 3)  # another supervisor sees them taken
+    with pytest.raises(SandboxCrashed, match="busy"):
+        other.acquire()
+    pool.release(b)
+    assert other.acquire().uid == b.uid
