@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeeval.errors import SandboxCrashed
-from codeeval.sandbox.slots import SlotPool
+from codeeval.sandbox.namespace.slots import SlotPool
 from codeeval.sandbox.workdir import Workdir
 
 

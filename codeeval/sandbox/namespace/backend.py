@@ -62,12 +62,13 @@ from pathlib import Path
 from codeeval import config
 from codeeval.errors import BackendUnavailable, SandboxCrashed, SandboxError
 from codeeval.model.run import WORKDIR, Job, Limits
-from codeeval.sandbox import cgroups, workdir
+from codeeval.sandbox import workdir
 from codeeval.sandbox.base import Backend, register_backend
+from codeeval.sandbox.namespace import cgroups
+from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
 from codeeval.sandbox.rlimits import address_space_limit, rlimits
-from codeeval.sandbox.slots import Slot, SlotPool
 
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
