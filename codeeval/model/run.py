@@ -18,7 +18,7 @@ from typing import Any
 from codeeval.errors import InputError
 
 #: Where a job's files are placed inside the sandbox, and the program's working directory.
-WORKDIR = "/work"
+WORKDIR = "/box"
 
 MIB = 1024 * 1024
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -152,7 +152,7 @@ def check_relative_path(path: str, what: str) -> str:
 class Job:
     """One program run: files to place, a command, stdin, environment and limits.
 
-    The command runs with ``/work`` (:data:`WORKDIR`) as its working directory, where
+    The command runs with ``/box`` (:data:`WORKDIR`) as its working directory, where
     ``files`` are placed. ``outputs`` names files to copy back out after the run; copy-out
     refuses symlinks and anything that is not a regular file. ``channel`` opens the
     structured message channel (see :mod:`codeeval.sandbox.channel`).

@@ -71,7 +71,7 @@ def is_mount_point(path: Path) -> bool:
 
 
 class Workdir:
-    """The host side of a run's ``/work``: create, fill, collect, remove."""
+    """The host side of a run's work dir (``/box`` inside): create, fill, collect, remove."""
 
     def __init__(self, root: Path, path: Path, mounted: bool) -> None:
         self.root = root  # the per-run directory that holds ``path``

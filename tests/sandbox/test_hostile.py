@@ -364,7 +364,7 @@ def test_writing_outside_scratch_fails(runner: Runner) -> None:
     r = runner.run(src("""
         import os
         for path in ("/usr/pwned", "/etc/pwned", "/pwned", "/proc/sys/kernel/hostname",
-                     "/work/../pwned", "/bin/pwned"):
+                     "/box/../pwned", "/bin/pwned"):
             try:
                 with open(path, "w") as f:
                     f.write("x")
@@ -502,3 +502,32 @@ def test_no_privileges_inside(namespace_backend: object, request: pytest.Fixture
     assert "CapBnd:\\t0000000000000000" in first
     assert "NoNewPrivs:\\t1" in first
     assert b"setuid0 -1" in r.stdout
+
+
+def test_runtime_paths_are_visible_read_only(namespace_backend: object, tmp_path: object,
+                                             request: pytest.FixtureRequest) -> None:
+    # A runtime under /tmp (a venv, say) must stay visible despite the private /tmp.
+    from pathlib import Path
+
+    from codeeval.languages.registry import PYTHON
+    from codeeval.model.run import FileSpec, Job, Limits
+    from codeeval.sandbox import Backend
+
+    assert isinstance(namespace_backend, Backend)
+    runtime = Path(str(tmp_path)) / "runtime"
+    runtime.mkdir()
+    (runtime / "lib.txt").write_text("runtime file")
+    code = src(f"""
+        print(open({str(runtime / 'lib.txt')!r}).read())
+        try:
+            open({str(runtime / 'new.txt')!r}, "w")
+            print("WROTE")
+        except OSError as e:
+            print("read-only", e.errno)
+    """)
+    job = Job(command=PYTHON.substitute(PYTHON.run), files={"main.py": FileSpec(code.encode())},
+              limits=Limits(time_s=2), runtime_paths=(*PYTHON.runtime_paths(), str(runtime)))
+    r = namespace_backend.run(job)
+    assert r.status is RunStatus.OK, r
+    assert r.stdout.decode().split("\n")[:2] == ["runtime file", "read-only 30"]  # EROFS
+    assert not (runtime / "new.txt").exists()

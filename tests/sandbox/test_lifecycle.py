@@ -65,7 +65,7 @@ def test_no_state_crosses_from_one_run_to_the_next() -> None:
     assert isinstance(backend, NamespaceBackend)
     first = backend.run(py_job(textwrap.dedent("""
         import os, subprocess
-        for path in ("/work/left.txt", "/tmp/left.txt", "/dev/shm/left.txt"):
+        for path in ("/box/left.txt", "/tmp/left.txt", "/dev/shm/left.txt"):
             open(path, "w").write("x")
         subprocess.Popen(["sleep", "60"], start_new_session=True)
         print(os.getuid())
@@ -75,11 +75,11 @@ def test_no_state_crosses_from_one_run_to_the_next() -> None:
     assert backend.idle_runs(), "the second run should be served by a pre-spawned sandbox"
     second = backend.run(py_job(textwrap.dedent("""
         import os
-        left = [p for p in ("/work/left.txt", "/tmp/left.txt", "/dev/shm/left.txt")
+        left = [p for p in ("/box/left.txt", "/tmp/left.txt", "/dev/shm/left.txt")
                 if os.path.exists(p)]
         procs = [p for p in os.listdir("/proc") if p.isdigit()]
         print(json.dumps({"left": left, "procs": len(procs), "env": sorted(os.environ),
-                          "files": sorted(os.listdir("/work"))}))
+                          "files": sorted(os.listdir("/box"))}))
     """).replace("import os", "import os, json")))
     assert second.status is RunStatus.OK, second
     seen = json.loads(second.stdout)

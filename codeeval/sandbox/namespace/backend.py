@@ -14,13 +14,14 @@ What one run gets (as root, the normal case):
 * a root made of read-only binds: ``/usr`` (and the usual ``/bin``, ``/lib`` links), the
   language runtime's own directories, a few files of ``/etc``, and synthetic
   ``/etc/passwd``, ``/etc/group`` and ``/etc/hosts``; no host home, project or temp dir;
-* ``/work``: a fresh size- and inode-capped tmpfs mounted by the host and owned by the run's
-  uid; ``/tmp`` and ``/dev/shm``: private size-capped tmpfs; a minimal ``/dev``; a new ``/proc``;
+* ``/box``, the work dir: a fresh size- and inode-capped tmpfs mounted by the host and
+  owned by the run's uid; ``/tmp`` and ``/dev/shm``: private size-capped tmpfs; a minimal
+  ``/dev``; a new ``/proc``;
 * the program itself runs as a host uid of its own (``uid_base + slot``), with no
   capabilities, an empty bounding set and ``no_new_privs`` (``setpriv`` just before exec),
   and rlimits (address space, processes, open files, file size, stack, CPU, core) set with
   ``prlimit(2)`` on the sandbox's blocked init, so every process of the run inherits them;
-* a cleared environment: ``PATH``, ``LANG=C.UTF-8``, ``LC_ALL``, ``HOME=/work``,
+* a cleared environment: ``PATH``, ``LANG=C.UTF-8``, ``LC_ALL``, ``HOME=/box``,
   ``TMPDIR=/tmp``, ``PWD``, the job's variables, and ``SHLVL`` (set by the launcher shell);
 * memory (swap included), pids and CPU-bandwidth limits in a per-run cgroup (v1 or v2);
   the cgroup's CPU time and OOM-kill counter decide TLE and MLE;
@@ -347,11 +348,17 @@ class NamespaceBackend(Backend):
             a += ["--ro-bind-try", f, f]
         for name in ("passwd", "group", "hosts"):
             a += ["--ro-bind", str(self._etc / name), f"/etc/{name}"]
-        made: set[str] = {"/", "/usr", "/etc"}
+        a += ["--proc", "/proc", "--dev", "/dev",
+              "--perms", "1777", "--size", scratch, "--tmpfs", "/tmp",
+              "--perms", "1777", "--size", scratch, "--tmpfs", "/dev/shm"]
+        # Runtime binds come after the tmpfs mounts so a runtime under /tmp stays visible.
+        made: set[str] = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", "/dev/shm"}
         for path in shape.runtime_paths:
             real = os.path.realpath(path)
             if real == "/usr" or real.startswith("/usr/") or real in made:
                 continue
+            if real == WORKDIR or real.startswith(WORKDIR + "/"):
+                raise SandboxCrashed(f"runtime path {real} would hide the work dir {WORKDIR}")
             for parent in reversed(Path(real).parents):
                 p = str(parent)
                 if p not in made:
@@ -359,10 +366,7 @@ class NamespaceBackend(Backend):
                     made.add(p)
             a += ["--ro-bind", real, real]
             made.add(real)
-        a += ["--proc", "/proc", "--dev", "/dev",
-              "--perms", "1777", "--size", scratch, "--tmpfs", "/tmp",
-              "--perms", "1777", "--size", scratch, "--tmpfs", "/dev/shm",
-              "--bind", str(work), WORKDIR, "--remount-ro", "/", "--chdir", WORKDIR,
+        a += ["--bind", str(work), WORKDIR, "--remount-ro", "/", "--chdir", WORKDIR,
               "--clearenv"]
         base_env = {"PATH": _SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                     "HOME": WORKDIR, "TMPDIR": "/tmp"}
