@@ -34,6 +34,7 @@ CAPABILITIES = frozenset({
     "memory_cgroup",  # memory limit and OOM detection by cgroup
     "pids_limit",  # fork/thread bombs are capped
     "scratch_cap",  # /tmp, /dev/shm and the work dir are size-capped
+    "syscall_filter",  # seccomp denies namespaces, mounts, io_uring, bpf, ptrace, ...
 })
 
 

@@ -531,3 +531,36 @@ def test_runtime_paths_are_visible_read_only(namespace_backend: object, tmp_path
     assert r.status is RunStatus.OK, r
     assert r.stdout.decode().split("\n")[:2] == ["runtime file", "read-only 30"]  # EROFS
     assert not (runtime / "new.txt").exists()
+
+
+def test_kernel_attack_surface_is_closed(runner: Runner) -> None:
+    require(runner.backend, "syscall_filter")
+    r = runner.run(src("""
+        import ctypes, os, threading
+        libc = ctypes.CDLL(None, use_errno=True)
+        def call(name, *args):
+            rc = libc.syscall(*args)
+            print(name, rc, ctypes.get_errno() if rc < 0 else 0)
+        call("unshare-user", 272, 0x10000000)
+        call("unshare-mount", 272, 0x00020000)
+        call("clone-newuser", 56, 0x10000000 | 17, 0, 0, 0, 0)
+        call("io_uring_setup", 425, 1, ctypes.create_string_buffer(120))
+        call("bpf", 321, 0, 0, 0)
+        call("userfaultfd", 323, 0)
+        call("keyctl", 250, 0, 0)
+        call("ptrace", 101, 0, 0, 0, 0)
+        call("mount", 165, b"none", b"/tmp", b"tmpfs", 0, 0)
+        call("perf_event_open", 298, 0, 0, -1, -1, 0)
+        # Ordinary things still work: threads (clone3 falls back to clone) and fork.
+        t = threading.Thread(target=lambda: None); t.start(); t.join()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        print("fork", os.waitpid(pid, 0)[1] >> 8)
+    """))
+    assert r.status is RunStatus.OK, r
+    lines = dict(line.split(" ", 1) for line in r.stdout.decode().splitlines())
+    for name in ("unshare-user", "unshare-mount", "clone-newuser", "io_uring_setup", "bpf",
+                 "userfaultfd", "keyctl", "ptrace", "mount", "perf_event_open"):
+        assert lines[name] == "-1 1", f"{name}: {lines[name]} (expected EPERM)"
+    assert lines["fork"] == "7"

@@ -19,6 +19,8 @@ What one run gets (as root, the normal case):
   ``/dev``; a new ``/proc``;
 * the program itself runs as a host uid of its own (``uid_base + slot``), with no
   capabilities, an empty bounding set and ``no_new_privs`` (``setpriv`` just before exec),
+  under a seccomp filter that denies namespaces, mounts, io_uring, BPF, userfaultfd,
+  keyrings, perf events and ptrace (:mod:`.seccomp`),
   and rlimits (address space, processes, open files, file size, stack, CPU, core) set with
   ``prlimit(2)`` on the sandbox's blocked init, so every process of the run inherits them;
 * a cleared environment: ``PATH``, ``LANG=C.UTF-8``, ``LC_ALL``, ``HOME=/box``,
@@ -65,7 +67,7 @@ from codeeval.errors import BackendUnavailable, SandboxCrashed, SandboxError
 from codeeval.model.run import WORKDIR, Job, Limits
 from codeeval.sandbox import workdir
 from codeeval.sandbox.base import Backend, register_backend
-from codeeval.sandbox.namespace import cgroups
+from codeeval.sandbox.namespace import cgroups, seccomp
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
@@ -150,6 +152,7 @@ class NamespaceBackend(Backend):
         if s.cgroups:
             self.cgroup_host, self.cgroup_note = cgroups.detect()
         self._slots = SlotPool(self.scratch / "slots", s.uid_base, s.uid_slots)
+        self._seccomp = seccomp.filter_bpf()
         self._etc = self._write_etc()
         self.swept = self.sweep()
         self._self_test()
@@ -164,7 +167,7 @@ class NamespaceBackend(Backend):
     # ------------------------------------------------------------------ Backend API
     @property
     def capabilities(self) -> frozenset[str]:
-        caps = {"isolation", "containment"}
+        caps = {"isolation", "containment", "syscall_filter"}
         if self.cgroup_host is not None:
             caps |= {"memory_cgroup", "pids_limit"}
         if self.privileged:
@@ -240,9 +243,12 @@ class NamespaceBackend(Backend):
             info_r, info_w = pipe()
             block_r, block_w = pipe()
             script_r, script_w = pipe()
+            seccomp_r, seccomp_w = pipe()
             ours += [stdin_w, stdout_r, stderr_r, info_r, block_w, script_w]
-            theirs += [stdin_r, stdout_w, stderr_w, info_w, block_r, script_r]
-            pass_fds = [info_w, block_r, script_r]
+            theirs += [stdin_r, stdout_w, stderr_w, info_w, block_r, script_r, seccomp_r]
+            _write_all(seccomp_w, self._seccomp)  # a few hundred bytes: fits in the pipe
+            os.close(seccomp_w)
+            pass_fds = [info_w, block_r, script_r, seccomp_r]
             env: dict[str, str] = {}
             chan_to = chan_from = None
             if shape.channel:
@@ -252,7 +258,8 @@ class NamespaceBackend(Backend):
                 theirs += [in_r, out_w]
                 pass_fds += [in_r, out_w]
                 env[CHANNEL_ENV] = f"{in_r},{out_w}"
-            argv = self._argv(shape, tree.workdir.path, env, info_w, block_r, script_r, slot)
+            argv = self._argv(shape, tree.workdir.path, env, info_w, block_r, script_r,
+                              seccomp_r, slot)
             try:
                 popen = subprocess.Popen(
                     argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w, pass_fds=pass_fds,
@@ -331,7 +338,7 @@ class NamespaceBackend(Backend):
 
     # ------------------------------------------------------------------ internals
     def _argv(self, shape: _Shape, work: Path, env: dict[str, str], info_fd: int,
-              block_fd: int, script_fd: int, slot: Slot | None) -> list[str]:
+              block_fd: int, script_fd: int, seccomp_fd: int, slot: Slot | None) -> list[str]:
         scratch = str(shape.limits.scratch_mb * _MIB)
         a = [self._bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -372,7 +379,8 @@ class NamespaceBackend(Backend):
                     "HOME": WORKDIR, "TMPDIR": "/tmp"}
         for k, v in {**base_env, **env}.items():
             a += ["--setenv", k, v]
-        a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd), "--"]
+        a += ["--seccomp", str(seccomp_fd), "--info-fd", str(info_fd),
+              "--block-fd", str(block_fd), "--"]
         if slot is not None:
             a += [self._setpriv, f"--reuid={slot.uid}", f"--regid={slot.uid}",
                   "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
