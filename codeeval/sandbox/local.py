@@ -27,7 +27,7 @@ from codeeval.errors import BackendUnavailable, SandboxCrashed, UnsafeBackendRef
 from codeeval.model.run import Job
 from codeeval.sandbox import workdir
 from codeeval.sandbox.base import Backend, register_backend
-from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
+from codeeval.sandbox.process import Pipes, ProcessTree, SandboxProcess
 from codeeval.sandbox.rlimits import address_space_limit, prlimit_options, rlimits
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -73,51 +73,32 @@ class LocalBackend(Backend):
         self._scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="run-", dir=self._scratch))
         tree = _LocalTree(work)
-        fds: list[int] = []
-        child: list[int] = []
+        pipes: Pipes | None = None
         try:
-            wd = workdir.Workdir(work, work, mounted=False)
-            wd.place(job.files, os.getuid(), os.getgid())
-            stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
-            stdout_r, stdout_w = os.pipe2(os.O_CLOEXEC)
-            stderr_r, stderr_w = os.pipe2(os.O_CLOEXEC)
-            fds += [stdin_w, stdout_r, stderr_r]
-            child += [stdin_r, stdout_w, stderr_w]
+            workdir.Workdir(work, work, mounted=False).place(job.files, os.getuid(), os.getgid())
+            pipes = Pipes(job.channel)
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                   "HOME": str(work), "TMPDIR": str(work), **job.env}
-            pass_fds: list[int] = []
-            chan_to = chan_from = None
-            if job.channel:
-                in_r, chan_to = os.pipe2(os.O_CLOEXEC)
-                chan_from, out_w = os.pipe2(os.O_CLOEXEC)
-                fds += [chan_to, chan_from]
-                child += [in_r, out_w]
-                pass_fds += [in_r, out_w]
-                env[CHANNEL_ENV] = f"{in_r},{out_w}"
+                   "HOME": str(work), "TMPDIR": str(work), **job.env, **pipes.env}
             lim = job.limits
+            address_space = (address_space_limit(lim, cgroup=False)
+                             if job.limit_address_space else None)
             argv = [self._prlimit,
-                    *prlimit_options(rlimits(
-                        lim, address_space=address_space_limit(lim, cgroup=False)
-                        if job.limit_address_space else None, nproc=os.geteuid() != 0)),
+                    *prlimit_options(rlimits(lim, address_space=address_space,
+                                             nproc=os.geteuid() != 0)),
                     "--", *job.command]
+            stdin, stdout, stderr = pipes.child_stdio
             try:
-                popen = subprocess.Popen(argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w,
-                                         pass_fds=pass_fds, env=env, cwd=work,
+                popen = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                                         pass_fds=pipes.child_pass_fds, env=env, cwd=work,
                                          start_new_session=True, close_fds=True)
             except OSError as e:
                 raise SandboxCrashed(f"cannot start {argv[0]}: {e}") from e
             tree.pid = popen.pid
             tree.popen = popen
-            for fd in child:
-                os.close(fd)
-            child.clear()
-            return SandboxProcess(tree, limits=lim, stdin_data=job.stdin, stdin_fd=stdin_w,
-                                  stdout_fd=stdout_r, stderr_fd=stderr_r, channel_to=chan_to,
-                                  channel_from=chan_from, outputs=job.outputs)
+            return pipes.supervise(tree, limits=lim, stdin_data=job.stdin, outputs=job.outputs)
         except BaseException:
-            for fd in child + fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            if pipes is not None:
+                pipes.close_all()
             tree.kill()
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -125,8 +106,6 @@ class LocalBackend(Backend):
 
 class _LocalTree(ProcessTree):
     def __init__(self, work: Path) -> None:
-        self.pid = -1
-        self.popen: subprocess.Popen[bytes] | None = None
         self.work = work
         self._max_cpu = 0.0
 
@@ -156,15 +135,6 @@ class _LocalTree(ProcessTree):
 
     def memory(self) -> tuple[int | None, bool]:
         return None, False
-
-    def reaped(self, wait_status: int) -> None:
-        if self.popen is not None:
-            self.popen.returncode = os.waitstatus_to_exitcode(wait_status)
-
-    def decode_status(self, wait_status: int) -> tuple[int | None, int | None]:
-        if os.WIFSIGNALED(wait_status):
-            return None, os.WTERMSIG(wait_status)
-        return os.waitstatus_to_exitcode(wait_status), None
 
     def cleanup(self, outputs: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
         self.kill()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from codeeval.errors import SandboxCrashed
 from codeeval.model.run import FileSpec
+from codeeval.sandbox import runid
 
 _MS_NOSUID = 2
 _MS_NODEV = 4
@@ -199,13 +200,7 @@ def sweep_stale(parent: Path) -> list[str]:
     if not parent.is_dir():
         return removed
     for entry in parent.iterdir():
-        if not entry.name.startswith("run-"):
-            continue
-        try:
-            owner = int(entry.name.split("-")[1])
-        except (IndexError, ValueError):
-            continue
-        if owner == os.getpid() or _alive(owner):
+        if not runid.is_stale(entry.name):
             continue
         work = entry / "work"
         with contextlib.suppress(OSError):
@@ -214,13 +209,3 @@ def sweep_stale(parent: Path) -> list[str]:
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry.name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

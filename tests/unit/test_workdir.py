@@ -44,3 +44,21 @@ def test_slots_are_distinct_and_reusable(tmp_path: Path) -> None:
         other.acquire()
     pool.release(b)
     assert other.acquire().uid == b.uid
+
+
+def test_run_ids_and_staleness() -> None:
+    import subprocess
+    import sys
+
+    from codeeval.sandbox.runid import is_stale, new_run_id
+
+    a, b = new_run_id(), new_run_id()
+    assert a != b
+    assert a.startswith(f"run-{os.getpid()}-")
+    assert not is_stale(a)  # ours
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert is_stale(f"run-{dead}-0")
+    assert not is_stale("run-1-0")  # init is alive
+    assert not is_stale("etc")
+    assert not is_stale("run-x-1")

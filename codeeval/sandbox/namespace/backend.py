@@ -48,7 +48,6 @@ keeps the caller's uid, and the work dir is a plain directory.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import resource
@@ -65,12 +64,12 @@ from pathlib import Path
 from codeeval import config
 from codeeval.errors import BackendUnavailable, SandboxCrashed, SandboxError
 from codeeval.model.run import WORKDIR, Job, Limits
-from codeeval.sandbox import workdir
+from codeeval.sandbox import runid, workdir
 from codeeval.sandbox.base import Backend, register_backend
 from codeeval.sandbox.namespace import cgroups, seccomp
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.prespawn import PrespawnPool
-from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
+from codeeval.sandbox.process import Pipes, ProcessTree, SandboxProcess
 from codeeval.sandbox.rlimits import address_space_limit, rlimits
 
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
@@ -78,7 +77,6 @@ _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 _SETUP_TIMEOUT_S = 20.0
 _MIB = 1024 * 1024
 _PIPE_ROOM = 60_000  # bytes of launch script that fit in a pipe before the reader runs
-_run_ids = itertools.count()
 _live: weakref.WeakSet[NamespaceBackend] = weakref.WeakSet()
 
 
@@ -102,17 +100,16 @@ class _Warm:
 
     tree: _NsTree
     shape: _Shape
-    stdin_w: int
-    stdout_r: int
-    stderr_r: int
+    pipes: Pipes
     script_w: int
     block_w: int
-    chan_to: int | None
-    chan_from: int | None
 
     def our_fds(self) -> list[int]:
-        fds = [self.stdin_w, self.stdout_r, self.stderr_r, self.script_w, self.block_w]
-        return fds + [fd for fd in (self.chan_to, self.chan_from) if fd is not None]
+        return [*self.pipes.ours(), self.script_w, self.block_w, *self.tree.held_fds()]
+
+    def close_script(self) -> None:
+        os.close(self.script_w)
+        self.script_w = -1
 
 
 @register_backend("namespace")
@@ -209,8 +206,7 @@ class NamespaceBackend(Backend):
         """``(run id, uid, supervisor fds)`` of each pre-spawned sandbox waiting for a job."""
         if self._pool is None:
             return []
-        return [(w.tree.run_id, w.tree.uid, w.our_fds() + w.tree.held_fds())
-                for w in self._pool.idle()]
+        return [(w.tree.run_id, w.tree.uid, w.our_fds()) for w in self._pool.idle()]
 
     # ------------------------------------------------------------------ spawn / launch
     def _spawn(self, shape: _Shape) -> _Warm:
@@ -222,12 +218,15 @@ class NamespaceBackend(Backend):
         slot = self._slots.acquire() if self.privileged else None
         uid = slot.uid if slot else os.getuid()
         gid = uid if slot else os.getgid()
-        tree = _NsTree(self._slots, slot, f"run-{os.getpid()}-{next(_run_ids)}", uid, gid)
+        tree = _NsTree(self._slots, slot, runid.new_run_id(), uid, gid)
+        pipes: Pipes | None = None
         ours: list[int] = []
         theirs: list[int] = []
 
         def pipe() -> tuple[int, int]:
             r, w = os.pipe2(os.O_CLOEXEC)
+            ours.append(w)
+            theirs.append(r)
             return r, w
 
         try:
@@ -237,42 +236,34 @@ class NamespaceBackend(Backend):
             if self.cgroup_host is not None:
                 tree.cgroup = cgroups.RunCgroup.create(self.cgroup_host, shape.limits,
                                                        tree.run_id)
-            stdin_r, stdin_w = pipe()
-            stdout_r, stdout_w = pipe()
-            stderr_r, stderr_w = pipe()
-            info_r, info_w = pipe()
+            pipes = Pipes(shape.channel)
             block_r, block_w = pipe()
             script_r, script_w = pipe()
             seccomp_r, seccomp_w = pipe()
-            ours += [stdin_w, stdout_r, stderr_r, info_r, block_w, script_w]
-            theirs += [stdin_r, stdout_w, stderr_w, info_w, block_r, script_r, seccomp_r]
             _write_all(seccomp_w, self._seccomp)  # a few hundred bytes: fits in the pipe
             os.close(seccomp_w)
-            pass_fds = [info_w, block_r, script_r, seccomp_r]
-            env: dict[str, str] = {}
-            chan_to = chan_from = None
-            if shape.channel:
-                in_r, chan_to = pipe()
-                chan_from, out_w = pipe()
-                ours += [chan_to, chan_from]
-                theirs += [in_r, out_w]
-                pass_fds += [in_r, out_w]
-                env[CHANNEL_ENV] = f"{in_r},{out_w}"
-            argv = self._argv(shape, tree.workdir.path, env, info_w, block_r, script_r,
+            ours.remove(seccomp_w)
+            info_r, info_w = os.pipe2(os.O_CLOEXEC)  # the other way round: bwrap writes
+            ours.append(info_r)
+            theirs.append(info_w)
+            argv = self._argv(shape, tree.workdir.path, pipes.env, info_w, block_r, script_r,
                               seccomp_r, slot)
+            stdin, stdout, stderr = pipes.child_stdio
             try:
                 popen = subprocess.Popen(
-                    argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w, pass_fds=pass_fds,
+                    argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                    pass_fds=[*theirs, *pipes.child_pass_fds],
                     env=config.host_environment_for_tools(), start_new_session=True,
                     close_fds=True)
             except OSError as e:
                 raise SandboxCrashed(f"cannot start bubblewrap: {e}") from e
             tree.pid = popen.pid
             tree.popen = popen
+            pipes.close_child_ends()
             for fd in theirs:
                 os.close(fd)
             theirs.clear()
-            info = _read_info(info_r, popen, stderr_r)
+            info = _read_info(info_r, popen, pipes.stderr_r)
             os.close(info_r)
             ours.remove(info_r)
             tree.set_init(int(info["child-pid"]))
@@ -288,12 +279,13 @@ class NamespaceBackend(Backend):
                     resource.prlimit(tree.init_pid, res, pair)
             except OSError as e:
                 raise SandboxCrashed(f"cannot set rlimits of the sandbox: {e}") from e
-            return _Warm(tree, shape, stdin_w, stdout_r, stderr_r, script_w, block_w,
-                         chan_to, chan_from)
+            return _Warm(tree, shape, pipes, script_w, block_w)
         except BaseException as e:
             for fd in theirs + ours:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            if pipes is not None:
+                pipes.close_all()
             tree.abort()
             if isinstance(e, SandboxError | KeyboardInterrupt | SystemExit):
                 raise
@@ -315,25 +307,26 @@ class NamespaceBackend(Backend):
             early = len(script) <= _PIPE_ROOM
             if early:
                 _write_all(warm.script_w, script)
-                os.close(warm.script_w)
+                warm.close_script()
             os.write(warm.block_w, b"1")
             os.close(warm.block_w)
+            warm.block_w = -1
             if not early:
                 _write_all(warm.script_w, script)
-                os.close(warm.script_w)
+                warm.close_script()
         except (OSError, SandboxError) as e:
             self._destroy(warm)
             raise SandboxCrashed(f"cannot hand the job to the sandbox: {e}") from e
-        return SandboxProcess(
-            tree, limits=job.limits, stdin_data=job.stdin, stdin_fd=warm.stdin_w,
-            stdout_fd=warm.stdout_r, stderr_fd=warm.stderr_r, channel_to=warm.chan_to,
-            channel_from=warm.chan_from, outputs=job.outputs)
+        return warm.pipes.supervise(tree, limits=job.limits, stdin_data=job.stdin,
+                                    outputs=job.outputs)
 
     def _destroy(self, warm: _Warm) -> None:
         """Tear down a sandbox that will not run (never raises)."""
-        for fd in warm.our_fds():
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        warm.pipes.close_all()
+        for fd in (warm.script_w, warm.block_w):
+            if fd >= 0:  # -1: already closed by _launch
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         warm.tree.abort()
 
     # ------------------------------------------------------------------ internals
@@ -480,8 +473,6 @@ class _NsTree(ProcessTree):
         self.run_id = run_id
         self.uid = uid
         self.gid = gid
-        self.pid = -1
-        self.popen: subprocess.Popen[bytes] | None = None
         self.init_pid = -1
         self._init_pidfd: int | None = None
         self._slots = slots
@@ -516,18 +507,12 @@ class _NsTree(ProcessTree):
             return None, False
         return self.cgroup.peak_memory_bytes(), self.cgroup.oom_killed()
 
-    def reaped(self, wait_status: int) -> None:
-        if self.popen is not None:
-            self.popen.returncode = os.waitstatus_to_exitcode(wait_status)
-
     def decode_status(self, wait_status: int) -> tuple[int | None, int | None]:
-        if os.WIFSIGNALED(wait_status):
-            return None, os.WTERMSIG(wait_status)
-        code = os.waitstatus_to_exitcode(wait_status)
+        code, sig = super().decode_status(wait_status)
         # bwrap reports a program killed by signal N as exit code 128 + N.
-        if 128 < code < 128 + signal.NSIG:
+        if code is not None and 128 < code < 128 + signal.NSIG:
             return None, code - 128
-        return code, None
+        return code, sig
 
     def cleanup(self, outputs: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
         files: dict[str, bytes] = {}

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from codeeval.errors import SandboxCrashed
 from codeeval.model.run import Limits
+from codeeval.sandbox import runid
 
 _V1_CONTROLLERS = ("memory", "pids", "cpuacct", "cpu")
 _V1_REQUIRED = ("memory", "pids", "cpuacct")
@@ -278,26 +279,9 @@ def sweep_stale(host: CgroupHost) -> list[str]:
     names: set[str] = set()
     for parent in host.parents.values():
         with contextlib.suppress(OSError):
-            names.update(p.name for p in parent.iterdir() if p.name.startswith("run-"))
+            names.update(p.name for p in parent.iterdir() if runid.is_stale(p.name))
     for name in sorted(names):
-        try:
-            owner = int(name.split("-")[1])
-        except (IndexError, ValueError):
-            continue
-        if owner == os.getpid() or _alive(owner):
-            continue
-        cg = RunCgroup(host, name)
         with contextlib.suppress(SandboxCrashed):
-            cg.remove(timeout_s=2.0)
+            RunCgroup(host, name).remove(timeout_s=2.0)
             removed.append(name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
