@@ -80,6 +80,8 @@ def handle(args: argparse.Namespace) -> int:
     one_shot = dataclasses.replace(config.settings(), prespawn=0)
     try:
         with open_backend(args.backend, one_shot) as backend:
+            if not backend.isolates:
+                print(f"codeeval: warning: {backend.describe()}", file=sys.stderr)
             result = run_source(backend, lang, source, stdin=stdin, limits=limits)
     except SandboxError as e:
         result = RunResult(status=RunStatus.SE, exit_code=None, signal=None, cpu_time_s=0.0,

@@ -244,6 +244,7 @@ class SandboxProcess:
         self._chan_in = bytearray()  # from the sandbox, not yet a full line
         self._messages: deque[tuple[ReplyKind, Any, str]] = deque()
         self._chan_eof = channel_from is None
+        self._has_channel = channel_to is not None
         self._fds = {"stdin": stdin_fd, "stdout": stdout_fd, "stderr": stderr_fd}
         if channel_to is not None:
             self._fds["chan_to"] = channel_to
@@ -282,9 +283,9 @@ class SandboxProcess:
             SandboxCrashed: the job was started without a channel.
             TypeError: ``message`` is not JSON-serialisable.
         """
+        if not self._has_channel:
+            raise SandboxCrashed("this process was started without a channel")
         if "chan_to" not in self._fds:
-            if self._status is None and "chan_from" not in self._fds:
-                raise SandboxCrashed("this process was started without a channel")
             return False
         data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode() + b"\n"
         if not self._chan_out:

@@ -194,3 +194,23 @@ def test_finish_without_channel_use(session: Session) -> None:
         result = p.finish()
     assert result.status is RunStatus.OK  # EOF on the channel ends the driver's loop
     session.check()
+
+
+def test_send_after_program_closed_both_ends_returns_false(session: Session) -> None:
+    with session.start() as p:
+        p.send({"op": "exit", "code": 0})
+        assert p.receive(timeout_s=5).kind in (ReplyKind.EXITED, ReplyKind.CLOSED)
+        assert p.send({"op": "square", "x": 2}) is False
+        assert p.finish().status is RunStatus.OK
+    session.check()
+
+
+def test_send_without_channel_is_a_sandbox_error(runner: Runner) -> None:
+    from codeeval.errors import SandboxCrashed
+
+    job = Job(command=PYTHON.substitute(PYTHON.run), files={"main.py": FileSpec(b"pass")},
+              limits=Limits(time_s=2), runtime_paths=PYTHON.runtime_paths())
+    with runner.backend.start(job) as p:
+        with pytest.raises(SandboxCrashed, match="without a channel"):
+            p.send({"x": 1})
+        p.finish()

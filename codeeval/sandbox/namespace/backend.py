@@ -137,11 +137,11 @@ class NamespaceBackend(Backend):
         self._setpriv = shutil.which("setpriv") or ""
         if self.privileged and not self._setpriv:
             raise BackendUnavailable("setpriv is missing: install the Debian package 'util-linux'")
-        self._bash = shutil.which("bash") or ""
-        if not self._bash.startswith("/usr/") and not os.path.exists("/usr/bin/bash"):
-            raise BackendUnavailable("bash is missing from /usr/bin: install the Debian package "
-                                     "'bash'")
-        self._bash = "/usr/bin/bash"
+        # The launcher must be visible inside, where the host's /usr and /bin are bound.
+        self._bash = next((b for b in ("/usr/bin/bash", "/bin/bash") if os.access(b, os.X_OK)),
+                          "")
+        if not self._bash:
+            raise BackendUnavailable("bash is missing: install the Debian package 'bash'")
         self.scratch = Path(s.tmpdir) / f"codeeval-{os.geteuid()}"
         self.scratch.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.cgroup_host: cgroups.CgroupHost | None = None
