@@ -8,7 +8,8 @@ about the *program*:
 * ``TLE`` — the supervisor killed the tree for exceeding its CPU or wall limit, or the
   tree's CPU time (measured by the cgroup, or by rusage) is above the limit even though it
   finished.
-* ``MLE`` — the kernel's OOM killer fired inside the run's memory cgroup; or the measured
+* ``MLE`` — the kernel's OOM killer fired inside the run's memory cgroup; or, without a
+  cgroup, the supervisor saw the tree's resident memory pass the limit; or the measured
   peak memory is above the limit (possible only where no cgroup enforces it, and the peak
   comes from rusage); or the program failed after its peak memory reached the limit; or
   it failed and its stderr ends with a runtime's allocation-failure message (Python
@@ -40,6 +41,7 @@ class KillReason(enum.Enum):
     WALL_TIME = "wall"
     CPU_TIME = "cpu"
     OUTPUT = "output"
+    MEMORY = "memory"  # sampled resident memory over the limit (hosts without cgroups)
     REQUESTED = "requested"
 
 
@@ -87,6 +89,8 @@ def classify(
         return RunStatus.TLE, f"wall time over the limit {limits.wall_s:g} s"
     if obs.oom_killed:
         return RunStatus.MLE, f"killed by the OOM killer at the memory limit {limits.memory_mb} MiB"
+    if obs.killed is KillReason.MEMORY:
+        return RunStatus.MLE, f"killed when its memory passed the limit {limits.memory_mb} MiB"
     if obs.peak_memory_bytes is not None and obs.peak_memory_bytes > limits.memory_bytes:
         return RunStatus.MLE, f"peak memory over the limit {limits.memory_mb} MiB"
     reached = obs.peak_memory_bytes is not None and obs.peak_memory_bytes >= limits.memory_bytes

@@ -7,9 +7,10 @@ possible, and refuses to be built unless the caller explicitly chose it
 (``--backend local``, or ``CODEEVAL_BACKEND=local``), so untrusted code never lands here by
 accident or fallback.
 
-Limits: rlimits set with ``prlimit`` (address space = the memory limit, CPU, open files,
-file size, stack, and processes when not root) and the supervisor's CPU and wall timers;
-CPU time is read from ``/proc`` for the process group. The tree is killed by process group.
+Limits: rlimits set with ``prlimit`` (a loose address-space backstop, CPU, open files, file
+size, stack, and processes when not root) and the supervisor's CPU, wall and memory
+checks, which sample the process group in ``/proc`` (:mod:`codeeval.sandbox.procfs`). The
+tree is killed by process group.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from codeeval import config
@@ -28,9 +30,8 @@ from codeeval.model.run import Job
 from codeeval.sandbox import workdir
 from codeeval.sandbox.base import Backend, register_backend
 from codeeval.sandbox.process import Pipes, ProcessTree, SandboxProcess
+from codeeval.sandbox.procfs import TreeMeter
 from codeeval.sandbox.rlimits import address_space_limit, prlimit_options, rlimits
-
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @register_backend("local")
@@ -107,7 +108,7 @@ class LocalBackend(Backend):
 class _LocalTree(ProcessTree):
     def __init__(self, work: Path) -> None:
         self.work = work
-        self._max_cpu = 0.0
+        self._meter: TreeMeter | None = None
 
     def kill(self) -> None:
         if self.pid > 0:
@@ -115,29 +116,42 @@ class _LocalTree(ProcessTree):
                 os.killpg(self.pid, signal.SIGKILL)
 
     def cpu_time_s(self) -> float | None:
-        """Sum utime+stime of the live processes in the run's process group."""
-        if self.pid <= 0:
-            return None
-        total = 0
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == self.pid:  # field 5: process group id
-                total += int(fields[11]) + int(fields[12])
-        # Processes that already ended drop out of /proc; never report less than seen before.
-        self._max_cpu = max(self._max_cpu, total / _CLK_TCK)
-        return self._max_cpu
+        return self._sample().cpu_s
 
     def memory(self) -> tuple[int | None, bool]:
-        return None, False
+        peak = self._meter.peak_rss_bytes if self._meter is not None else 0
+        return (peak or None), False
+
+    def memory_now(self) -> int | None:
+        return self._sample().rss_bytes
+
+    def _sample(self) -> TreeMeter:
+        if self._meter is None:
+            self._meter = TreeMeter(pgid=self.pid)
+        self._meter.sample()
+        return self._meter
+
+    def reap_group(self, timeout_s: float = 2.0) -> None:
+        """Reap the run's processes that this process adopted (it may be a child subreaper).
+
+        Descendants orphaned by the kill are re-parented to a subreaper ancestor when there
+        is one (the namespace backend makes this process one); they keep the run's process
+        group, so ``waitpid(-pgid)`` finds exactly them. Never raises.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.pid > 0:
+            try:
+                pid, _ = os.waitpid(-self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return  # none of the group is (or is still) our child
+            if pid == 0:  # adopted, but not dead yet
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.001)
 
     def cleanup(self, outputs: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
         self.kill()
+        self.reap_group()
         try:
             return workdir.Workdir(self.work, self.work, mounted=False).collect(outputs, max_bytes)
         finally:

@@ -62,6 +62,13 @@ class ProcessTree(ABC):
     def memory(self) -> tuple[int | None, bool]:
         """``(peak bytes or None, whether the OOM killer fired)``, read after the tree ended."""
 
+    def memory_now(self) -> int | None:
+        """Resident memory of the tree now, when the supervisor must enforce the limit itself.
+
+        ``None`` (the default) means something else enforces it (a cgroup).
+        """
+        return None
+
     def reaped(self, wait_status: int) -> None:
         """Called once the supervisor has reaped :attr:`pid`; keeps :attr:`popen` in step."""
         if self.popen is not None:
@@ -401,6 +408,10 @@ class SandboxProcess:
         cpu = self._tree.cpu_time_s()
         if cpu is not None and cpu > self.limits.time_s:
             self._kill(KillReason.CPU_TIME)
+            return
+        rss = self._tree.memory_now()
+        if rss is not None and rss > self.limits.memory_bytes:
+            self._kill(KillReason.MEMORY)
 
     def _kill(self, reason: KillReason) -> None:
         if self._killed is None:

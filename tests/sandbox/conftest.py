@@ -88,8 +88,21 @@ def _processes_with_uids(uids: set[int]) -> list[int]:
     return found
 
 
+def _our_zombies() -> list[int]:
+    """Dead children of this process that nobody reaped (the supervisor must reap them all)."""
+    found = []
+    me = str(os.getpid()).encode()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+                if fields[0] == b"Z" and fields[1] == me:
+                    found.append(int(entry.name))
+    return found
+
+
 def _leftovers(backend: Backend) -> list[str]:
-    left: list[str] = []
+    left: list[str] = [f"unreaped zombie {pid}" for pid in _our_zombies()]
     if isinstance(backend, NamespaceBackend):
         # Sandboxes pre-spawned for later runs are alive on purpose; everything else of
         # ours must be gone.

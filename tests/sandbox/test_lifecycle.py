@@ -148,3 +148,30 @@ def test_sweeper_removes_what_a_killed_supervisor_left() -> None:
         assert wait_clean(ids, uids, scratch) == []
     finally:
         sweeper.close()
+
+
+def test_concurrent_runs_from_many_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    backend = _backend("namespace")
+    assert isinstance(backend, NamespaceBackend)
+
+    def one(i: int) -> tuple[int, bytes, RunStatus]:
+        r = backend.run(py_job(f"import os\nprint({i}, os.getuid())"))
+        return i, r.stdout, r.status
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(one, range(24)))
+    uids = set()
+    for i, out, status in results:
+        assert status is RunStatus.OK
+        n, uid = out.split()
+        assert int(n) == i
+        uids.add(int(uid))
+    assert len(uids) > 1  # concurrent runs got different uids
+    backend.quiesce()
+    idle = backend.idle_runs()
+    s = config.settings()
+    busy_uids = [u for u in range(s.uid_base, s.uid_base + s.uid_slots)
+                 if u not in {uid for _, uid, _ in idle}]
+    assert wait_clean([], busy_uids, backend.scratch) == []

@@ -41,13 +41,15 @@ work dir, hands its command and environment to a launcher shell inside through a
 pipe, and unblocks it. Every sandbox serves exactly one run.
 
 Without root, bubblewrap runs in a user namespace (``--unshare-user --disable-userns``),
-there are no cgroups (rlimits are then the only memory and process limits), the program
-keeps the caller's uid, and the work dir is a plain directory.
+there are no cgroups (the supervisor then samples the namespace's processes in ``/proc``
+for CPU time and memory, and kills at the memory limit; rlimits are the second layer), the
+program keeps the caller's uid, and the work dir is a plain directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import resource
@@ -70,13 +72,15 @@ from codeeval.sandbox.namespace import cgroups, seccomp
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import Pipes, ProcessTree, SandboxProcess
+from codeeval.sandbox.procfs import TreeMeter
 from codeeval.sandbox.rlimits import address_space_limit, rlimits
 
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 _SETUP_TIMEOUT_S = 20.0
 _MIB = 1024 * 1024
-_PIPE_ROOM = 60_000  # bytes of launch script that fit in a pipe before the reader runs
+_PIPE_ROOM = 60_000
+_PR_SET_CHILD_SUBREAPER = 36  # bytes of launch script that fit in a pipe before the reader runs
 _live: weakref.WeakSet[NamespaceBackend] = weakref.WeakSet()
 
 
@@ -150,6 +154,7 @@ class NamespaceBackend(Backend):
             self.cgroup_host, self.cgroup_note = cgroups.detect()
         self._slots = SlotPool(self.scratch / "slots", s.uid_base, s.uid_slots)
         self._seccomp = seccomp.filter_bpf()
+        _become_subreaper()
         self._etc = self._write_etc()
         self.swept = self.sweep()
         self._self_test()
@@ -423,6 +428,21 @@ class NamespaceBackend(Backend):
                 + (detail[-1] if detail else result.reason))
 
 
+def _become_subreaper() -> None:
+    """Make this process adopt its orphaned descendants (``PR_SET_CHILD_SUBREAPER``).
+
+    bwrap's outer process exits as soon as the sandbox's init reports the program's exit
+    status, a moment before the init itself is gone; without this, the init would be
+    re-parented to the host's PID 1 and linger as a zombie until PID 1 reaps it. As a
+    subreaper, the supervisor adopts it and reaps it itself (see ``_NsTree.reap_init``).
+    Other orphans of this process's children also come here and stay zombies until it exits.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise BackendUnavailable(f"cannot become a child subreaper: {os.strerror(err)}")
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -474,6 +494,7 @@ class _NsTree(ProcessTree):
         self.uid = uid
         self.gid = gid
         self.init_pid = -1
+        self._meter: TreeMeter | None = None
         self._init_pidfd: int | None = None
         self._slots = slots
         self._slot = slot
@@ -500,12 +521,25 @@ class _NsTree(ProcessTree):
             self.cgroup.kill_all()
 
     def cpu_time_s(self) -> float | None:
-        return self.cgroup.cpu_time_s() if self.cgroup is not None else None
+        if self.cgroup is not None:
+            return self.cgroup.cpu_time_s()
+        return self._sample().cpu_s
 
     def memory(self) -> tuple[int | None, bool]:
-        if self.cgroup is None:
-            return None, False
-        return self.cgroup.peak_memory_bytes(), self.cgroup.oom_killed()
+        if self.cgroup is not None:
+            return self.cgroup.peak_memory_bytes(), self.cgroup.oom_killed()
+        peak = self._meter.peak_rss_bytes if self._meter is not None else 0
+        return (peak or None), False
+
+    def memory_now(self) -> int | None:
+        return None if self.cgroup is not None else self._sample().rss_bytes
+
+    def _sample(self) -> TreeMeter:
+        """Without a cgroup: sample every process of the sandbox's PID namespace."""
+        if self._meter is None:
+            self._meter = TreeMeter(pid_in_ns=self.init_pid)
+        self._meter.sample()
+        return self._meter
 
     def decode_status(self, wait_status: int) -> tuple[int | None, int | None]:
         code, sig = super().decode_status(wait_status)
@@ -514,10 +548,20 @@ class _NsTree(ProcessTree):
             return None, code - 128
         return code, sig
 
+    def reap_init(self) -> None:
+        """Kill the sandbox's init and reap it (we adopted it as a subreaper). Never raises."""
+        fd = self._init_pidfd
+        if fd is None:
+            return
+        self.kill()
+        with contextlib.suppress(OSError, ValueError):
+            select.select([fd], [], [], 5.0)  # readable once it has exited
+            os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
+
     def cleanup(self, outputs: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         errors: list[str] = []
-        self.kill()
+        self.reap_init()
         if self.workdir is not None:
             try:
                 files = self.workdir.collect(outputs, max_bytes)
@@ -529,13 +573,14 @@ class _NsTree(ProcessTree):
         return files
 
     def abort(self) -> None:
-        """Tear down a run whose setup failed part-way. Never raises."""
+        """Tear down a run whose setup failed part-way, or that never ran. Never raises."""
         self.kill()
         if self.popen is not None:
             with contextlib.suppress(OSError):
                 self.popen.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=10)
+        self.reap_init()
         self._release([])
 
     def _release(self, errors: list[str]) -> None:
