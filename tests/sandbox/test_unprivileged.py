@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,23 @@ def test_cpu_of_all_processes_without_cgroups_is_tle() -> None:
     assert r["status"] == "TLE", r
     assert isinstance(r["cpu_time_s"], float)
     assert r["cpu_time_s"] >= 1.0
+
+
+def test_fork_bomb_without_cgroups_is_capped() -> None:
+    r = run_as_nobody(textwrap.dedent("""
+        import os, time
+        n = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    time.sleep(3)
+                    os._exit(0)
+                n += 1
+        except OSError as e:
+            print(n, e.errno)
+    """))
+    assert r["status"] == "OK", r
+    assert isinstance(r["stdout"], str)
+    n, err = map(int, r["stdout"].split())
+    assert n < 64
+    assert err == 11  # EAGAIN

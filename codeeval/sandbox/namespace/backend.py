@@ -154,6 +154,9 @@ class NamespaceBackend(Backend):
             self.cgroup_host, self.cgroup_note = cgroups.detect()
         self._slots = SlotPool(self.scratch / "slots", s.uid_base, s.uid_slots)
         self._seccomp = seccomp.filter_bpf()
+        # RLIMIT_NPROC counts processes per uid. As root each run has a uid of its own; without
+        # root the count is per (user namespace, uid) since Linux 5.14, so per sandbox too.
+        self._nproc_is_per_run = self.privileged or _kernel_at_least(5, 14)
         _become_subreaper()
         self._etc = self._write_etc()
         self.swept = self.sweep()
@@ -171,9 +174,11 @@ class NamespaceBackend(Backend):
     def capabilities(self) -> frozenset[str]:
         caps = {"isolation", "containment", "syscall_filter"}
         if self.cgroup_host is not None:
-            caps |= {"memory_cgroup", "pids_limit"}
+            caps.add("memory_cgroup")
+        if self.cgroup_host is not None or self._nproc_is_per_run:
+            caps.add("pids_limit")
         if self.privileged:
-            caps |= {"scratch_cap", "pids_limit"}
+            caps.add("scratch_cap")
         return frozenset(caps)
 
     def describe(self) -> str:
@@ -280,7 +285,7 @@ class NamespaceBackend(Backend):
                              if shape.limit_address_space else None)
             try:
                 for res, pair in rlimits(shape.limits, address_space=address_space,
-                                         nproc=slot is not None).items():
+                                         nproc=self._nproc_is_per_run).items():
                     resource.prlimit(tree.init_pid, res, pair)
             except OSError as e:
                 raise SandboxCrashed(f"cannot set rlimits of the sandbox: {e}") from e
@@ -426,6 +431,14 @@ class NamespaceBackend(Backend):
             raise BackendUnavailable(
                 "bubblewrap cannot create a sandbox here: "
                 + (detail[-1] if detail else result.reason))
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    try:
+        found = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    except ValueError:
+        return False
+    return found >= (major, minor)
 
 
 def _become_subreaper() -> None:
