@@ -29,7 +29,8 @@ from codeeval.errors import BackendUnavailable, SandboxCrashed, UnsafeBackendRef
 from codeeval.model.run import Job
 from codeeval.sandbox import workdir
 from codeeval.sandbox.base import Backend, register_backend
-from codeeval.sandbox.process import Pipes, ProcessTree, SandboxProcess
+from codeeval.sandbox.pipes import Pipes
+from codeeval.sandbox.process import ProcessTree, SandboxProcess
 from codeeval.sandbox.procfs import TreeMeter
 from codeeval.sandbox.rlimits import address_space_limit, prlimit_options, rlimits
 

@@ -1,0 +1,170 @@
+"""Host-side state of one namespace run: its processes, work dir, cgroup and uid slot."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+from codeeval.errors import SandboxCrashed
+from codeeval.sandbox import workdir
+from codeeval.sandbox.namespace import cgroups
+from codeeval.sandbox.namespace.slots import Slot, SlotPool
+from codeeval.sandbox.process import ProcessTree
+from codeeval.sandbox.procfs import TreeMeter
+
+_SETUP_TIMEOUT_S = 20.0
+
+
+def read_info(info_fd: int, popen: subprocess.Popen[bytes], stderr_fd: int) -> dict[str, int]:
+    """Read bwrap's --info-fd JSON (it arrives once the namespaces exist)."""
+    data = b""
+    deadline = time.monotonic() + _SETUP_TIMEOUT_S
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SandboxCrashed("bubblewrap did not report its child within "
+                                 f"{_SETUP_TIMEOUT_S:g} s")
+        ready, _, _ = select.select([info_fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(info_fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        info = json.loads(data)
+        if isinstance(info, dict) and isinstance(info.get("child-pid"), int):
+            return info
+    except ValueError:
+        pass
+    popen.wait(timeout=_SETUP_TIMEOUT_S)
+    err = b""
+    with contextlib.suppress(OSError):
+        os.set_blocking(stderr_fd, False)
+        err = os.read(stderr_fd, 4096)
+    raise SandboxCrashed("bubblewrap failed before starting the program: "
+                         + (err.decode(errors="replace").strip() or f"exit {popen.returncode}"))
+
+
+class NsTree(ProcessTree):
+    """Host-side state of one namespace run."""
+
+    def __init__(self, slots: SlotPool, slot: Slot | None, run_id: str, uid: int,
+                 gid: int) -> None:
+        self.run_id = run_id
+        self.uid = uid
+        self.gid = gid
+        self.init_pid = -1
+        self._meter: TreeMeter | None = None
+        self._init_pidfd: int | None = None
+        self._slots = slots
+        self._slot = slot
+        self.workdir: workdir.Workdir | None = None
+        self.cgroup: cgroups.RunCgroup | None = None
+
+    def held_fds(self) -> list[int]:
+        """Supervisor fds this run holds besides its pipes (init pidfd, slot lock)."""
+        fds = [self._init_pidfd] if self._init_pidfd is not None else []
+        return fds + ([self._slot.fd] if self._slot is not None else [])
+
+    def set_init(self, pid: int) -> None:
+        self.init_pid = pid
+        try:
+            self._init_pidfd = os.pidfd_open(pid)
+        except OSError as e:
+            raise SandboxCrashed(f"sandbox init {pid} vanished during setup: {e}") from e
+
+    def kill(self) -> None:
+        if self._init_pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._init_pidfd, signal.SIGKILL)
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    def cpu_time_s(self) -> float | None:
+        if self.cgroup is not None:
+            return self.cgroup.cpu_time_s()
+        return self._sample().cpu_s
+
+    def memory(self) -> tuple[int | None, bool]:
+        if self.cgroup is not None:
+            return self.cgroup.peak_memory_bytes(), self.cgroup.oom_killed()
+        peak = self._meter.peak_rss_bytes if self._meter is not None else 0
+        return (peak or None), False
+
+    def memory_now(self) -> int | None:
+        return None if self.cgroup is not None else self._sample().rss_bytes
+
+    def _sample(self) -> TreeMeter:
+        """Without a cgroup: sample every process of the sandbox's PID namespace."""
+        if self._meter is None:
+            self._meter = TreeMeter(pid_in_ns=self.init_pid)
+        self._meter.sample()
+        return self._meter
+
+    def decode_status(self, wait_status: int) -> tuple[int | None, int | None]:
+        code, sig = super().decode_status(wait_status)
+        # bwrap reports a program killed by signal N as exit code 128 + N.
+        if code is not None and 128 < code < 128 + signal.NSIG:
+            return None, code - 128
+        return code, sig
+
+    def reap_init(self) -> None:
+        """Kill the sandbox's init and reap it (we adopted it as a subreaper). Never raises."""
+        fd = self._init_pidfd
+        if fd is None:
+            return
+        self.kill()
+        with contextlib.suppress(OSError, ValueError):
+            select.select([fd], [], [], 5.0)  # readable once it has exited
+            os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
+
+    def cleanup(self, outputs: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
+        files: dict[str, bytes] = {}
+        errors: list[str] = []
+        self.reap_init()
+        if self.workdir is not None:
+            try:
+                files = self.workdir.collect(outputs, max_bytes)
+            except OSError as e:
+                errors.append(f"copy-out failed: {e}")
+        self._release(errors)
+        if errors:
+            raise SandboxCrashed("; ".join(errors))
+        return files
+
+    def abort(self) -> None:
+        """Tear down a run whose setup failed part-way, or that never ran. Never raises."""
+        self.kill()
+        if self.popen is not None:
+            with contextlib.suppress(OSError):
+                self.popen.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=10)
+        self.reap_init()
+        self._release([])
+
+    def _release(self, errors: list[str]) -> None:
+        if self.workdir is not None:
+            try:
+                self.workdir.remove()
+            except SandboxCrashed as e:
+                errors.append(str(e))
+            self.workdir = None
+        if self.cgroup is not None:
+            try:
+                self.cgroup.remove()
+            except SandboxCrashed as e:
+                errors.append(str(e))
+            self.cgroup = None
+        if self._init_pidfd is not None:
+            os.close(self._init_pidfd)
+            self._init_pidfd = None
+        if self._slot is not None:
+            self._slots.release(self._slot)
+            self._slot = None
