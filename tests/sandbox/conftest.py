@@ -183,7 +183,8 @@ class Runner:
 @pytest.fixture
 def runner(backend: Backend, request: pytest.FixtureRequest) -> Iterator[Runner]:
     """A :class:`Runner` whose runs must leave nothing behind."""
-    r = Runner(backend, request.node.name.replace(f"[{backend.name}-", "[").replace(f"[{backend.name}]", ""))
+    name = request.node.name.replace(f"[{backend.name}-", "[").replace(f"[{backend.name}]", "")
+    r = Runner(backend, name)
     yield r
     assert not r.leaks, f"run left things behind: {r.leaks}"
 
