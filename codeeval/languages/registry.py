@@ -118,6 +118,23 @@ def python_runtime_paths() -> tuple[str, ...]:
     return tuple(sorted(paths))
 
 
+@functools.cache
+def python_site_packages() -> tuple[str, ...]:
+    """The interpreter's site-packages directories (for drivers that start it with ``-S``).
+
+    Raises:
+        BackendUnavailable: the interpreter cannot report them.
+    """
+    exe = python_interpreter()
+    code = "import site; print('\\n'.join(site.getsitepackages()))"
+    try:
+        out = subprocess.run([exe, "-I", "-c", code], capture_output=True, timeout=30,
+                             check=True, env=config.host_environment_for_tools()).stdout.decode()
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BackendUnavailable(f"cannot query Python interpreter {exe}: {e}") from e
+    return tuple(line for line in out.splitlines() if line)
+
+
 _REGISTRY: dict[str, Language] = {}
 
 

@@ -138,6 +138,7 @@ class RunCgroup:
         self.host = host
         self.name = name
         self.dirs = {c: p / name for c, p in host.parents.items()}
+        self._cpu_fd: int | None = None  # the CPU counter, kept open: it is read very often
 
     @classmethod
     def create(cls, host: CgroupHost, limits: Limits, name: str) -> RunCgroup:
@@ -194,11 +195,16 @@ class RunCgroup:
     def cpu_time_s(self) -> float:
         """CPU time (user + system) of every task that ran in the cgroup, in seconds."""
         try:
+            if self._cpu_fd is None:
+                path = (self.dirs["cpuacct"] / "cpuacct.usage" if self.host.version == 1
+                        else self.dirs[""] / "cpu.stat")
+                self._cpu_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            data = os.pread(self._cpu_fd, 4096, 0)
             if self.host.version == 1:
-                return int((self.dirs["cpuacct"] / "cpuacct.usage").read_text()) / 1e9
-            for line in (self.dirs[""] / "cpu.stat").read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "usage_usec":
+                return int(data) / 1e9
+            for line in data.split(b"\n"):
+                key, _, value = line.partition(b" ")
+                if key == b"usage_usec":
                     return int(value) / 1e6
         except (OSError, ValueError):
             pass
@@ -252,6 +258,9 @@ class RunCgroup:
         Raises:
             SandboxCrashed: the cgroup did not empty within ``timeout_s``.
         """
+        if self._cpu_fd is not None:
+            os.close(self._cpu_fd)
+            self._cpu_fd = None
         deadline = time.monotonic() + timeout_s
         pending = [d for d in self.dirs.values() if d.exists()]
         delay = 0.0002

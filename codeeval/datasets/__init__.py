@@ -1,0 +1,1 @@
+"""Dataset loaders: EvalPlus releases (HumanEval+, MBPP+); more to come."""

@@ -1,0 +1,107 @@
+"""EvalPlus releases: HumanEval+ and MBPP+ (``.jsonl`` or ``.jsonl.gz``).
+
+Each row has ``task_id``, ``prompt``, ``entry_point``, ``canonical_solution``,
+``base_input``, ``plus_input`` and ``atol``. The reference program is ``prompt +
+canonical_solution`` for HumanEval+ and ``canonical_solution`` alone for MBPP+ (whose
+solutions are whole programs). Suites: ``base`` (the original inputs) and ``plus`` (the
+same followed by the extra inputs).
+
+MBPP+ stores inputs as JSON, which has no tuples or sets; the EvalPlus rules that turn
+such arguments back into what the reference expects are not implemented yet, so MBPP+
+problems whose reference rejects the JSON form fail their reference run and are reported.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from codeeval.datasets.problem import ORACLE_EQUAL, ORACLE_POLY_ROOT, FunctionalProblem, digest
+from codeeval.errors import InputError
+
+_REQUIRED = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input",
+             "plus_input")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            yield from enumerate(f, start=1)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such dataset file") from None
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {e}") from None
+
+
+def _inputs(value: Any, where: str) -> tuple[tuple[Any, ...], ...]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as e:
+            raise InputError(f"{where}: not JSON: {e}") from None
+    if value == {}:  # MBPP+ v0.2.0 writes an empty object for "no extra inputs" (Mbpp/793)
+        return ()
+    if not isinstance(value, list) or not all(isinstance(a, list) for a in value):
+        raise InputError(f"{where}: must be a list of argument lists")
+    return tuple(tuple(a) for a in value)
+
+
+def load(path: str | Path, *, flavour: str) -> list[FunctionalProblem]:
+    """Load an EvalPlus release file.
+
+    Args:
+        path: the ``.jsonl`` or ``.jsonl.gz`` file.
+        flavour: ``"humaneval+"`` or ``"mbpp+"``.
+
+    Raises:
+        InputError: the file is missing or a row is malformed (the message names the file,
+            line and field).
+    """
+    p = Path(path)
+    problems: list[FunctionalProblem] = []
+    seen: set[str] = set()
+    for lineno, line in _lines(p):
+        if not line.strip():
+            continue
+        where = f"{p}:{lineno}"
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            raise InputError(f"{where}: not a JSON object: {e}") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: not a JSON object")
+        for key in _REQUIRED:
+            if key not in row:
+                raise InputError(f"{where}: field {key!r} is missing")
+        for key in ("task_id", "prompt", "entry_point", "canonical_solution"):
+            if not isinstance(row[key], str):
+                raise InputError(f"{where}: field {key!r} must be a string")
+        task_id = row["task_id"]
+        if task_id in seen:
+            raise InputError(f"{where}: field 'task_id': duplicate {task_id!r}")
+        seen.add(task_id)
+        base = _inputs(row["base_input"], f"{where}: field 'base_input'")
+        plus = _inputs(row["plus_input"], f"{where}: field 'plus_input'")
+        try:
+            atol = float(row.get("atol") or 0)
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: field 'atol' must be a number") from None
+        if flavour == "humaneval+":
+            reference = row["prompt"] + row["canonical_solution"]
+        elif flavour == "mbpp+":
+            reference = row["canonical_solution"]
+        else:
+            raise InputError(f"unknown EvalPlus flavour {flavour!r}")
+        oracle = ORACLE_POLY_ROOT if row["entry_point"] == "find_zero" and flavour == \
+            "humaneval+" else ORACLE_EQUAL
+        problems.append(FunctionalProblem(
+            task_id=task_id, prompt=row["prompt"], entry_point=row["entry_point"],
+            reference=reference, suites={"base": base, "plus": base + plus}, atol=atol,
+            oracle=oracle, source_digest=digest(row)))
+    if not problems:
+        raise InputError(f"{p}: no problems in the file")
+    return problems

@@ -1,0 +1,1 @@
+"""Pure grading: compare outputs, fold verdicts, compute metrics. No I/O, no sandbox."""

@@ -1,0 +1,155 @@
+"""The in-sandbox driver for call-based Python problems. Runs INSIDE the sandbox.
+
+This file is copied into each sandbox as ``driver.py`` next to ``candidate.py`` and run
+with the candidate's interpreter; it imports nothing from codeeval. Protocol, one JSON line
+per message on the channel named by ``CODEEVAL_CHANNEL``:
+
+1. host -> driver: ``{"entry": NAME, "path": [site-packages dirs]}``; the driver executes
+   ``candidate.py`` once and answers ``{"ready": true}`` or ``{"load_error": "..."}``.
+2. host -> driver: ``{"tests": [ARGS, ...]}`` (each ARGS a tagged list of arguments); the
+   driver calls the entry point on each in order and answers one line per test:
+   ``{"i": N, "ok": VALUE, "t": SECONDS}`` or ``{"i": N, "exc": "Type: message"}``.
+   The host may kill the sandbox at any point (first failure, time limit).
+
+The candidate shares this process, so it can tamper with anything here; that can only make
+its own results wrong, since expected outputs never enter the sandbox. Values are encoded
+by *exact* type (see ``codeeval.harness.values``): a subclass of a builtin, or any other
+object, becomes ``{"$opaque": type name}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+_type = type
+_len = len
+_perf = time.perf_counter
+_BIG = 1 << 1000
+
+
+def _name(t: type) -> str:
+    return getattr(t, "__module__", "?") + "." + getattr(t, "__qualname__", "?")
+
+
+def encode(v: Any, depth: int = 0) -> Any:
+    t = _type(v)
+    if depth > 500:
+        return {"$opaque": "value nested too deep"}
+    d = depth + 1
+    if v is None or t is bool or t is str or t is float:
+        return v
+    if t is int:
+        return v if -_BIG < v < _BIG else {"$int": hex(v)}
+    if t is list:
+        return [encode(x, d) for x in v]
+    if t is tuple:
+        return {"$tuple": [encode(x, d) for x in v]}
+    if t is set:
+        return {"$set": [encode(x, d) for x in v]}
+    if t is frozenset:
+        return {"$frozenset": [encode(x, d) for x in v]}
+    if t is dict:
+        return {"$dict": [[encode(k, d), encode(x, d)] for k, x in v.items()]}
+    if t is bytes:
+        return {"$bytes": v.decode("latin-1")}
+    if t is bytearray:
+        return {"$bytearray": bytes(v).decode("latin-1")}
+    if t is complex:
+        return {"$complex": [v.real, v.imag]}
+    return {"$opaque": _name(t)}
+
+
+def decode(v: Any) -> Any:
+    if isinstance(v, list):
+        return [decode(x) for x in v]
+    if not isinstance(v, dict):
+        return v
+    (tag, body), = v.items()
+    if tag == "$tuple":
+        return tuple(decode(x) for x in body)
+    if tag == "$set":
+        return {decode(x) for x in body}
+    if tag == "$frozenset":
+        return frozenset(decode(x) for x in body)
+    if tag == "$dict":
+        return {decode(k): decode(x) for k, x in body}
+    if tag == "$bytes":
+        return body.encode("latin-1")
+    if tag == "$bytearray":
+        return bytearray(body.encode("latin-1"))
+    if tag == "$complex":
+        return complex(body[0], body[1])
+    if tag == "$int":
+        return int(body, 16)
+    raise ValueError("unknown tag " + tag)
+
+
+def main() -> None:
+    rfd, wfd = (int(x) for x in os.environ["CODEEVAL_CHANNEL"].split(","))
+    inp = os.fdopen(rfd, "rb")
+    out = os.fdopen(wfd, "wb", buffering=0)
+    dumps = json.JSONEncoder(ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode
+    write = out.write
+
+    def send(obj: dict[str, Any]) -> None:
+        try:
+            line = dumps(obj)
+        except (ValueError, TypeError, RecursionError) as e:
+            line = dumps({"i": obj.get("i"), "exc": "unencodable result: " + str(e)[:200]})
+        write(line.encode() + b"\n")
+
+    # The candidate's own stdio must not disturb anything: it reads EOF, and what it prints
+    # goes nowhere (errors reach the host through the channel).
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+    header = json.loads(inp.readline())
+    entry = header["entry"]
+    # Started with -S: add site-packages (without .pth processing) and the exit/quit
+    # builtins that the site module would have provided.
+    sys.path.extend(p for p in header.get("path", ()) if p not in sys.path)
+    import builtins
+
+    def _exit(code: Any = None) -> None:
+        raise SystemExit(code)
+
+    builtins.exit = builtins.quit = _exit  # type: ignore[assignment]
+    namespace: dict[str, Any] = {"__name__": "__candidate__", "__file__": "candidate.py"}
+    try:
+        with open("candidate.py", encoding="utf-8") as f:
+            source = f.read()
+        exec(compile(source, "candidate.py", "exec"), namespace)
+        fn = namespace[entry]
+        if not callable(fn):
+            raise TypeError(entry + " is not callable")
+    except BaseException as e:
+        send({"load_error": _type(e).__name__ + ": " + str(e)[:500]})
+        return
+    send({"ready": True})
+    for line in inp:
+        tests = json.loads(line)["tests"]
+        for i in range(_len(tests)):
+            args = decode(tests[i])
+            try:
+                t0 = _perf()
+                result = fn(*args)
+                elapsed = _perf() - t0
+            except BaseException as e:
+                send({"i": i, "exc": _type(e).__name__ + ": " + str(e)[:500]})
+                continue
+            try:
+                encoded = encode(result)
+            except BaseException as e:
+                encoded = {"$opaque": "unencodable: " + _type(e).__name__}
+            send({"i": i, "ok": encoded, "t": elapsed})
+
+
+if __name__ == "__main__":
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+    main()
