@@ -15,6 +15,7 @@ Variables (all optional):
 ``CODEEVAL_CGROUPS``      ``auto`` (use cgroups when the host allows) or ``off``
 ``CODEEVAL_PRESPAWN``     sandboxes kept ready per job shape (default 2; 0 turns pre-spawning off)
 ``CODEEVAL_DEBUG``        ``1`` to show tracebacks of internal errors in the CLI
+``CODEEVAL_CACHE``        cache directory (reference outputs; default ``~/.cache/codeeval``)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Settings:
     cgroups: bool = True
     prespawn: int = 2
     debug: bool = False
+    cache: str = os.path.join(os.path.expanduser("~"), ".cache", "codeeval")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -64,6 +66,7 @@ class Settings:
             cgroups=_choice(env, "CODEEVAL_CGROUPS", ("auto", "off"), "auto") == "auto",
             prespawn=_int(env, "CODEEVAL_PRESPAWN", base.prespawn, minimum=0),
             debug=env.get("CODEEVAL_DEBUG", "") not in ("", "0"),
+            cache=env.get("CODEEVAL_CACHE") or base.cache,
         )
 
 

@@ -7,6 +7,8 @@ one line naming what is wrong. Bad input never shows a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -29,11 +31,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every sub-command."""
     from codeeval.cli import run as run_cmd
+    from codeeval.cli import score as score_cmd
 
     parser = _Parser(prog="codeeval", description="Evaluate model-written code by running it.")
     parser.add_argument("--version", action="version", version=f"codeeval {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run_cmd.add_parser(subs)
+    score_cmd.add_parser(subs)
     return parser
 
 
@@ -58,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codeeval: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `codeeval score ... | head`: the reader went away
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        return 0
     except Exception as e:  # an internal bug: one line unless debugging
         try:
             debug = config.settings().debug

@@ -5,8 +5,9 @@ Semantics (``strict``, the default):
 * types must match exactly, recursively: ``True`` is not ``1``, ``1`` is not ``1.0``, a
   list is not a tuple, a set is not a frozenset; :class:`~codeeval.harness.values.Opaque`
   values match nothing;
-* floats (and the parts of complex numbers) match within ``atol + 1e-7 * |expected|``;
-  ``NaN`` matches ``NaN`` and infinities match themselves;
+* floats (and the parts of complex numbers) match within ``atol + 1e-7 * |expected|``
+  when there is a tolerance, exactly otherwise; ``NaN`` matches ``NaN`` and infinities
+  match themselves;
 * when the dataset gives no tolerance (``atol == 0``) and the expected value is a float or
   a flat list/tuple of floats, ``atol = 1e-6``, as EvalPlus does; otherwise floats nested in
   structures must be equal;
@@ -49,8 +50,8 @@ def _close(a: float, b: float, atol: float) -> bool:
         return True
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    if math.isinf(a) or math.isinf(b):
-        return False
+    if math.isinf(a) or math.isinf(b) or atol == 0:
+        return False  # no tolerance at all: exact (EvalPlus applies rtol only with an atol)
     return abs(a - b) <= atol + RTOL * abs(b)
 
 

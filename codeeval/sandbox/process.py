@@ -212,7 +212,7 @@ class SandboxProcess:
         """
         if not self._has_channel:
             raise SandboxCrashed("this process was started without a channel")
-        if "chan_to" not in self._fds:
+        if "chan_to" not in self._fds or self._status is not None:
             return False
         data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode() + b"\n"
         if not self._chan_out:

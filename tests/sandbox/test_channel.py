@@ -196,12 +196,12 @@ def test_finish_without_channel_use(session: Session) -> None:
     session.check()
 
 
-def test_send_after_program_closed_both_ends_returns_false(session: Session) -> None:
+def test_send_after_the_program_ended_returns_false(session: Session) -> None:
     with session.start() as p:
         p.send({"op": "exit", "code": 0})
         assert p.receive(timeout_s=5).kind in (ReplyKind.EXITED, ReplyKind.CLOSED)
-        assert p.send({"op": "square", "x": 2}) is False
         assert p.finish().status is RunStatus.OK
+        assert p.send({"op": "square", "x": 2}) is False
     session.check()
 
 

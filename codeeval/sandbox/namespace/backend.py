@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import resource
 import shlex
@@ -91,7 +92,11 @@ class _Shape:
 
     @classmethod
     def of(cls, job: Job) -> _Shape:
-        return cls(job.limits, tuple(job.runtime_paths), job.limit_address_space, job.channel)
+        # Time limits are not part of the shape: the supervisor enforces them, and the one
+        # rlimit that depends on them (RLIMIT_CPU) is set when the job is launched. So jobs
+        # that differ only in time limits share pre-spawned sandboxes.
+        limits = dataclasses.replace(job.limits, time_s=1.0, wall_time_s=None)
+        return cls(limits, tuple(job.runtime_paths), job.limit_address_space, job.channel)
 
 
 @dataclass(slots=True)
@@ -279,9 +284,11 @@ class NamespaceBackend(Backend):
             # capability; everything it starts after the unblock inherits them.
             address_space = (address_space_limit(shape.limits, cgroup=tree.cgroup is not None)
                              if shape.limit_address_space else None)
+            limits = rlimits(shape.limits, address_space=address_space,
+                             nproc=self._nproc_is_per_run)
+            del limits[resource.RLIMIT_CPU]  # set at launch: it depends on the job's time limit
             try:
-                for res, pair in rlimits(shape.limits, address_space=address_space,
-                                         nproc=self._nproc_is_per_run).items():
+                for res, pair in limits.items():
                     resource.prlimit(tree.init_pid, res, pair)
             except OSError as e:
                 raise SandboxCrashed(f"cannot set rlimits of the sandbox: {e}") from e
@@ -307,6 +314,8 @@ class NamespaceBackend(Backend):
         try:
             assert tree.workdir is not None
             tree.workdir.place(job.files, tree.uid, tree.gid)
+            cpu = rlimits(job.limits, address_space=None, nproc=False)[resource.RLIMIT_CPU]
+            resource.prlimit(tree.init_pid, resource.RLIMIT_CPU, cpu)
             lines = [f"export {k}={shlex.quote(v)}" for k, v in job.env.items()]
             lines.append("exec -- " + " ".join(shlex.quote(a) for a in job.command))
             script = ("\n".join(lines) + "\n").encode()

@@ -1,0 +1,1 @@
+"""``codeeval score``: samples x tests -> verdicts, pass@k with standard errors, reports."""

@@ -1,0 +1,95 @@
+"""Samples files: JSONL, one object per sample, read leniently line by line.
+
+Each line has ``task_id`` and one of ``solution`` (a whole program), ``completion``
+(appended to the problem's prompt) or ``response`` (raw model text). A malformed line is
+reported with its file, line and field and skipped; the rest still scores.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeeval.datasets.problem import FunctionalProblem
+from codeeval.errors import InputError
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sample: its position in the file, its task and the program to run."""
+
+    index: int  # 0-based order among well-formed samples (results keep this order)
+    line: int
+    task_id: str
+    program: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A line that could not be used, and why (one line of text)."""
+
+    line: int
+    message: str
+
+
+def read_samples(path: str | Path, problems: Mapping[str, FunctionalProblem]
+                 ) -> tuple[list[Sample], list[BadLine]]:
+    """Read a samples file.
+
+    Returns:
+        The usable samples, in file order, and the lines that were not usable.
+
+    Raises:
+        InputError: the file cannot be read at all.
+    """
+    p = Path(path)
+    samples: list[Sample] = []
+    bad: list[BadLine] = []
+    try:
+        opener = gzip.open if p.name.endswith(".gz") else open
+        with opener(p, "rt", encoding="utf-8", errors="surrogateescape") as f:
+            lines = list(f)
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such samples file") from None
+    except (OSError, EOFError) as e:
+        raise InputError(f"{p}: cannot read: {e}") from None
+    for lineno, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        where = f"{p}:{lineno}"
+        try:
+            row = json.loads(text)
+        except ValueError as e:
+            bad.append(BadLine(lineno, f"{where}: not a JSON object ({e})"))
+            continue
+        if not isinstance(row, dict):
+            bad.append(BadLine(lineno, f"{where}: not a JSON object"))
+            continue
+        task_id = row.get("task_id")
+        if not isinstance(task_id, str):
+            bad.append(BadLine(lineno, f"{where}: field 'task_id' is missing or not a string"))
+            continue
+        problem = problems.get(task_id)
+        if problem is None:
+            bad.append(BadLine(lineno, f"{where}: field 'task_id': unknown task {task_id!r}"))
+            continue
+        fields = [k for k in ("solution", "completion", "response") if k in row]
+        if len(fields) != 1:
+            bad.append(BadLine(lineno, f"{where}: needs exactly one of 'solution', "
+                                       f"'completion' or 'response', found {fields or 'none'}"))
+            continue
+        field = fields[0]
+        value = row[field]
+        if not isinstance(value, str):
+            bad.append(BadLine(lineno, f"{where}: field {field!r} must be a string"))
+            continue
+        if field == "response":
+            bad.append(BadLine(lineno, f"{where}: field 'response': extracting code from raw "
+                                       "model text is not supported yet; pass 'solution'"))
+            continue
+        program = value if field == "solution" else problem.prompt + value
+        samples.append(Sample(len(samples), lineno, task_id, program))
+    return samples, bad
