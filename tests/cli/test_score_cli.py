@@ -18,8 +18,9 @@ TASKS = ("HumanEval/0", "HumanEval/2", "HumanEval/53")
 
 @pytest.fixture
 def slice_samples(shared_data: Path, tmp_path: Path) -> Path:
-    rows = [json.loads(line) for line in gzip.open(
-        shared_data / "codet" / "humaneval_codegen16b_10per_task.samples.jsonl.gz", "rt")]
+    source = shared_data / "codet" / "humaneval_codegen16b_10per_task.samples.jsonl.gz"
+    with gzip.open(source, "rt") as f:
+        rows = [json.loads(line) for line in f]
     path = tmp_path / "samples.jsonl"
     with path.open("w") as f:
         for r in rows:
