@@ -2,9 +2,12 @@
 
 Semantics (``strict``, the default):
 
-* types must match exactly, recursively: ``True`` is not ``1``, ``1`` is not ``1.0``, a
-  list is not a tuple, a set is not a frozenset; :class:`~codeeval.harness.values.Opaque`
-  values match nothing;
+* types must match exactly, recursively: ``1`` is not ``1.0``, a list is not a tuple, a
+  set is not a frozenset; :class:`~codeeval.harness.values.Opaque` values match nothing.
+  The one exception is ``bool`` against ``int``, which compare as integers: ``bool`` is a
+  subtype of ``int`` in Python, and references computed on boolean inputs return bools
+  where an integer is just as right (HumanEval/114 returns ``False`` for
+  ``[True, True, True, False, True, True]``; ``0`` is correct too);
 * floats (and the parts of complex numbers) match within ``atol + 1e-7 * |expected|``
   when there is a tolerance, exactly otherwise; ``NaN`` matches ``NaN`` and infinities
   match themselves;
@@ -13,9 +16,9 @@ Semantics (``strict``, the default):
   structures must be equal;
 * containers match element by element (sets and dict keys by equality of their members).
 
-``lax`` follows Python's ``==`` between numbers of different types and between bools and
-ints (``1 == True == 1.0``), as the original HumanEval checks and EvalPlus do; it exists to
-measure how verdicts differ, not as a recommendation.
+``lax`` follows Python's ``==`` between numbers of different types (``1 == 1.0``), as the
+original HumanEval checks and EvalPlus do; it exists to measure how verdicts differ, not
+as a recommendation.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ def _match(out: Any, exp: Any, atol: float, strict: bool, depth: int) -> bool:
             return _close(float(out), float(exp), atol)
         return bool(out == exp)
     if to is not te:
+        if to in (bool, int) and te in (bool, int):
+            return int(out) == int(exp)
         return False
     if te is float:
         return _close(out, exp, atol)

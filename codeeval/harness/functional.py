@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 import math
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,25 +113,42 @@ class Session:
         if not self.proc.send({"tests": batch}):
             yield Call(0, error="the program closed its channel", verdict=self._ended_verdict())
             return
-        for i in range(len(inputs)):
-            budget = cpu_limits[i]
-            reply = self.proc.receive(timeout_s=3 * budget + 1.0, cpu_time_s=budget)
-            if reply.kind is ReplyKind.MESSAGE:
-                call = _parse_reply(i, reply.value, reply.cpu_time_s)
-                yield call
-                raised = call.verdict is Verdict.RE and not call.error_is_protocol
-                if call.verdict is not None and (stop_on_exception or not raised):
-                    return
-                continue
-            if reply.kind is ReplyKind.TIMEOUT:
-                yield Call(i, error=f"time limit {budget:.2f} s exceeded", verdict=Verdict.TLE,
-                           time_s=reply.cpu_time_s)
-            elif reply.kind in (ReplyKind.MALFORMED, ReplyKind.OVERSIZE):
-                yield Call(i, error=f"protocol violation: {reply.detail}", verdict=Verdict.RE)
-            else:
-                yield Call(i, error=f"the program ended early ({reply.kind.value})",
-                           verdict=self._ended_verdict())
-            return
+        pending: deque[Any] = deque()
+        i = 0
+        while i < len(inputs):
+            if not pending:
+                # Waiting for the next batch: the budget is that of the first call not yet
+                # reported (calls finished in the last flush interval may ride along).
+                budget = cpu_limits[i]
+                reply = self.proc.receive(timeout_s=3 * budget + 1.0, cpu_time_s=budget)
+                if reply.kind is ReplyKind.MESSAGE:
+                    results = reply.value.get("r") if isinstance(reply.value, dict) else None
+                    if not isinstance(results, list) or not results:
+                        yield Call(i, error="protocol violation: not a batch of results",
+                                   verdict=Verdict.RE)
+                        return
+                    pending.extend(results)
+                    continue
+                if reply.kind is ReplyKind.TIMEOUT:
+                    yield Call(i, error=f"time limit {budget:.2f} s exceeded",
+                               verdict=Verdict.TLE, time_s=reply.cpu_time_s)
+                elif reply.kind in (ReplyKind.MALFORMED, ReplyKind.OVERSIZE):
+                    yield Call(i, error=f"protocol violation: {reply.detail}",
+                               verdict=Verdict.RE)
+                else:
+                    yield Call(i, error=f"the program ended early ({reply.kind.value})",
+                               verdict=self._ended_verdict())
+                return
+            call = _parse_reply(i, pending.popleft(), 0.0)
+            if call.verdict is None and call.time_s > 3 * cpu_limits[i] + 1.0:
+                call = Call(i, error=f"time limit {cpu_limits[i]:.2f} s exceeded "
+                                     f"({call.time_s:.2f} s)", verdict=Verdict.TLE,
+                            time_s=call.time_s)
+            yield call
+            i += 1
+            raised = call.verdict is Verdict.RE and not call.error_is_protocol
+            if call.verdict is not None and (stop_on_exception or not raised):
+                return
 
     def close(self) -> RunResult:
         """Kill the process (if still running) and return its run result."""
@@ -269,45 +287,54 @@ def judge(backend: Backend, problem: FunctionalProblem, code: str, expected: Exp
     keep = [i for i in range(len(inputs)) if i not in expected.failed]
     bounds = {name: sum(1 for i in keep if i < len(suite))
               for name, suite in problem.suites.items()}
+    # Each suite's new inputs go to the driver as a batch of their own, so results are
+    # flushed at every suite boundary and a slow test of a later suite can never hold back
+    # (and so fail) an earlier suite.
+    edges = sorted({b for b in bounds.values() if b > 0} | {len(keep)})
     cpu = [policy.limit(expected.times[i]) for i in keep]
     limits = Limits(time_s=math.fsum(cpu) + LOAD_TIMEOUT_S, memory_mb=memory_mb,
                     stdout_bytes=1 << 20, stderr_bytes=1 << 20)
     passed = [False] * len(keep)
     failures: list[tuple[int, Verdict, dict[str, Any]]] = []
-    start = 0
-    while start < len(keep):
-        session = Session.open(backend, code, problem.entry_point, limits)
-        try:
-            if session.load_error is not None:
-                verdict = session.load_verdict or Verdict.RE
-                failures.append((start, verdict, {"test": None, "reason": session.load_error}))
-                break
-            batch = keep[start:]
-            last = start - 1
-            for call in session.calls([inputs[i] for i in batch], cpu[start:]):
-                pos = start + call.index
-                last = pos
-                original = keep[pos]
+    pos = 0
+    session: Session | None = None
+    try:
+        while pos < len(keep):
+            if session is None:
+                session = Session.open(backend, code, problem.entry_point, limits)
+                if session.load_error is not None:
+                    failures.append((pos, session.load_verdict or Verdict.RE,
+                                     {"test": None, "reason": session.load_error}))
+                    break
+            end = next(e for e in edges if e > pos)
+            stop = restart = False
+            for call in session.calls([inputs[i] for i in keep[pos:end]], cpu[pos:end],
+                                      stop_on_exception=not all_tests):
+                at = pos + call.index
+                original = keep[at]
                 if call.verdict is None and _correct(problem, inputs[original], call.value,
                                                      expected.outputs[original]):
-                    passed[pos] = True
+                    passed[at] = True
                     continue
-                verdict = call.verdict or Verdict.WA
-                detail = {"test": original, "input": describe(inputs[original]),
-                          "reason": call.error or "wrong answer",
-                          "expected": describe(expected.outputs[original]),
-                          "got": None if call.verdict else describe(call.value)}
-                failures.append((pos, verdict, detail))
+                failures.append((at, call.verdict or Verdict.WA, {
+                    "test": original, "input": describe(inputs[original]),
+                    "reason": call.error or "wrong answer",
+                    "expected": describe(expected.outputs[original]),
+                    "got": None if call.verdict else describe(call.value)}))
                 if not all_tests:
+                    stop = True
+                elif call.verdict not in (None, Verdict.RE) or call.error_is_protocol:
+                    restart, end = True, at + 1  # the process is gone: go on in a new one
+                if stop or restart:
                     break
-                if call.verdict is not None:
-                    break  # the process is gone: continue in a fresh one
-            else:
-                last = len(keep) - 1
-            if not all_tests or not failures or failures[-1][0] != last:
+            if stop:
                 break
-            start = last + 1
-        finally:
+            if restart:
+                session.close()
+                session = None
+            pos = end
+    finally:
+        if session is not None:
             session.close()
     outcomes = {}
     for name, bound in bounds.items():

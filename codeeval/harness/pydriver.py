@@ -7,9 +7,11 @@ per message on the channel named by ``CODEEVAL_CHANNEL``:
 1. host -> driver: ``{"entry": NAME, "path": [site-packages dirs]}``; the driver executes
    ``candidate.py`` once and answers ``{"ready": true}`` or ``{"load_error": "..."}``.
 2. host -> driver: ``{"tests": [ARGS, ...]}`` (each ARGS a tagged list of arguments); the
-   driver calls the entry point on each in order and answers one line per test:
-   ``{"i": N, "ok": VALUE, "t": SECONDS}`` or ``{"i": N, "exc": "Type: message"}``.
-   The host may kill the sandbox at any point (first failure, time limit).
+   driver calls the entry point on each in order and answers with batches of results,
+   ``{"r": [RESULT, ...]}``, each RESULT ``{"i": N, "ok": VALUE, "t": SECONDS}`` or
+   ``{"i": N, "exc": "Type: message"}``. A batch goes out at most FLUSH_S after the
+   previous one (checked after each call), so the host sees progress promptly. The host
+   may kill the sandbox at any point (first failure, time limit).
 
 The candidate shares this process, so it can tamper with anything here; that can only make
 its own results wrong, since expected outputs never enter the sandbox. Values are encoded
@@ -29,6 +31,10 @@ _type = type
 _len = len
 _perf = time.perf_counter
 _BIG = 1 << 1000
+#: Results are sent in batches: at the latest FLUSH_S after the previous batch (checked
+#: after each call) or every FLUSH_COUNT results, and at the end of the tests.
+FLUSH_S = 0.005
+FLUSH_COUNT = 256
 
 
 def _name(t: type) -> str:
@@ -99,7 +105,11 @@ def main() -> None:
         try:
             line = dumps(obj)
         except (ValueError, TypeError, RecursionError) as e:
-            line = dumps({"i": obj.get("i"), "exc": "unencodable result: " + str(e)[:200]})
+            # One result could not be written as JSON (e.g. a float subclass made it
+            # through): report every result of the batch as unencodable rather than none.
+            items = obj.get("r", [])
+            line = dumps({"r": [{"i": r.get("i"), "exc": "unencodable result: " + str(e)[:200]}
+                                for r in items]} if items else {"load_error": str(e)[:200]})
         write(line.encode() + b"\n")
 
     # The candidate's own stdio must not disturb anything: it reads EOF, and what it prints
@@ -134,20 +144,28 @@ def main() -> None:
     send({"ready": True})
     for line in inp:
         tests = json.loads(line)["tests"]
+        batch: list[dict[str, Any]] = []
+        flushed = _perf()
         for i in range(_len(tests)):
             args = decode(tests[i])
             try:
                 t0 = _perf()
                 result = fn(*args)
                 elapsed = _perf() - t0
+                try:
+                    encoded = encode(result)
+                except BaseException as e:
+                    encoded = {"$opaque": "unencodable: " + _type(e).__name__}
+                batch.append({"i": i, "ok": encoded, "t": elapsed})
             except BaseException as e:
-                send({"i": i, "exc": _type(e).__name__ + ": " + str(e)[:500]})
-                continue
-            try:
-                encoded = encode(result)
-            except BaseException as e:
-                encoded = {"$opaque": "unencodable: " + _type(e).__name__}
-            send({"i": i, "ok": encoded, "t": elapsed})
+                batch.append({"i": i, "exc": _type(e).__name__ + ": " + str(e)[:500]})
+            now = _perf()
+            if now - flushed >= FLUSH_S or _len(batch) >= FLUSH_COUNT:
+                send({"r": batch})
+                batch = []
+                flushed = now
+        if batch:
+            send({"r": batch})
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ HACKS = {
             __hash__ = int.__hash__
         def add(a, b): return Int(0)
     """,
-    "bool where an int is expected": "def add(a, b): return True\n",
+    "a bool that is not the sum": "def add(a, b): return True\n",
     "float where an int is expected": "def add(a, b): return float(a + b)\n",
     "sys.exit(0) at import": "import sys\nsys.exit(0)\ndef add(a, b): return a + b\n",
     "os._exit(0) at import": "import os\nos._exit(0)\n",

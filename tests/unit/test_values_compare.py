@@ -46,7 +46,8 @@ def test_opaque_equals_nothing() -> None:
 
 
 @pytest.mark.parametrize(("out", "exp", "atol", "ok"), [
-    (1, 1, 0, True), (True, 1, 0, False), (1, True, 0, False), (1.0, 1, 0, False),
+    (1, 1, 0, True), (True, 1, 0, True), (0, False, 0, True), (2, True, 0, False),
+    ([True], [1], 0, True), (1.0, 1, 0, False), (True, 1.0, 0, False),
     (1, 1.0, 0, False), ([1, 2], (1, 2), 0, False), ({1}, frozenset({1}), 0, False),
     (0.1 + 0.2, 0.3, 0, True),  # default 1e-6 for floats
     (0.30001, 0.3, 0, False), (0.30001, 0.3, 1e-4, True),
