@@ -21,7 +21,7 @@ object, becomes ``{"$opaque": type name}``.
 
 from __future__ import annotations
 
-import json
+import _json  # the C accelerator: importing ``json`` would pull in ``re`` (~9 ms per run)
 import os
 import sys
 import time
@@ -94,11 +94,51 @@ def decode(v: Any) -> Any:
     raise ValueError("unknown tag " + tag)
 
 
+class _ScanContext:
+    """What the C scanner reads from ``json.JSONDecoder``; NaN and infinities allowed."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+
+    def __init__(self) -> None:
+        self.memo: dict[str, str] = {}
+        self.parse_constant = {"NaN": float("nan"), "Infinity": float("inf"),
+                               "-Infinity": float("-inf")}.__getitem__
+
+
+_context = _ScanContext()
+_scan = _json.make_scanner(_context)  # type: ignore[arg-type]
+
+
+def loads(text: str) -> Any:
+    try:
+        value, _ = _scan(text, 0)
+    except StopIteration as e:
+        raise ValueError("not JSON at position " + str(e.value)) from None
+    finally:
+        _context.memo.clear()
+    return value
+
+
+def _refuse(obj: Any) -> Any:
+    raise TypeError("not JSON-serialisable: " + _name(_type(obj)))
+
+
+_encoder = _json.make_encoder(None, _refuse, _json.encode_basestring_ascii, None, ":", ",",
+                              False, False, True)
+
+
+def dumps(obj: Any) -> str:
+    return "".join(_encoder(obj, 0))
+
+
 def main() -> None:
     rfd, wfd = (int(x) for x in os.environ["CODEEVAL_CHANNEL"].split(","))
     inp = os.fdopen(rfd, "rb")
     out = os.fdopen(wfd, "wb", buffering=0)
-    dumps = json.JSONEncoder(ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode
     write = out.write
 
     def send(obj: dict[str, Any]) -> None:
@@ -119,7 +159,7 @@ def main() -> None:
         os.dup2(devnull, fd)
     os.close(devnull)
 
-    header = json.loads(inp.readline())
+    header = loads(inp.readline().decode())
     entry = header["entry"]
     # Started with -S: add site-packages (without .pth processing) and the exit/quit
     # builtins that the site module would have provided.
@@ -143,7 +183,7 @@ def main() -> None:
         return
     send({"ready": True})
     for line in inp:
-        tests = json.loads(line)["tests"]
+        tests = loads(line.decode())["tests"]
         batch: list[dict[str, Any]] = []
         flushed = _perf()
         for i in range(_len(tests)):

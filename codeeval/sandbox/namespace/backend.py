@@ -24,7 +24,7 @@ What one run gets (as root, the normal case):
   and rlimits (address space, processes, open files, file size, stack, CPU, core) set with
   ``prlimit(2)`` on the sandbox's blocked init, so every process of the run inherits them;
 * a cleared environment: ``PATH``, ``LANG=C.UTF-8``, ``LC_ALL``, ``HOME=/box``,
-  ``TMPDIR=/tmp``, ``PWD``, the job's variables, and ``SHLVL`` (set by the launcher shell);
+  ``TMPDIR=/tmp``, ``PWD`` and the job's variables;
 * memory (swap included), pids and CPU-bandwidth limits in a per-run cgroup (v1 or v2);
   the cgroup's CPU time and OOM-kill counter decide TLE and MLE;
 * the supervisor owns the CPU and wall limits, reads output concurrently with caps, and
@@ -34,11 +34,11 @@ What one run gets (as root, the normal case):
 How a run starts. bwrap is started with ``--block-fd``: it builds the namespaces and mounts
 and then waits, while the supervisor moves it into the run's cgroup and lowers its rlimits,
 so no process of the run ever exists outside the cgroup or above the limits. Because that
-setup is the slow part (about 10 ms), it is done ahead of demand: a
+setup is the slow part (about 10 ms), it is done ahead of demand for jobs that repeat: a
 :class:`~codeeval.sandbox.prespawn.PrespawnPool` keeps blocked sandboxes per *shape*
-(limits, runtime paths, channel). A run takes one, places its files in the (already bound)
-work dir, hands its command and environment to a launcher shell inside through an inherited
-pipe, and unblocks it. Every sandbox serves exactly one run.
+(command, environment, limits other than time, runtime paths, channel). A run takes one,
+places its files in the (already bound) work dir, sets its CPU rlimit, and unblocks it.
+Every sandbox serves exactly one run.
 
 Without root, bubblewrap runs in a user namespace (``--unshare-user --disable-userns``),
 there are no cgroups (the supervisor then samples the namespace's processes in ``/proc``
@@ -53,7 +53,6 @@ import ctypes
 import dataclasses
 import os
 import resource
-import shlex
 import shutil
 import subprocess
 import weakref
@@ -76,8 +75,7 @@ from codeeval.sandbox.rlimits import address_space_limit, rlimits
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 _MIB = 1024 * 1024
-_PIPE_ROOM = 60_000
-_PR_SET_CHILD_SUBREAPER = 36  # bytes of launch script that fit in a pipe before the reader runs
+_PR_SET_CHILD_SUBREAPER = 36
 _live: weakref.WeakSet[NamespaceBackend] = weakref.WeakSet()
 
 
@@ -89,14 +87,17 @@ class _Shape:
     runtime_paths: tuple[str, ...]
     limit_address_space: bool
     channel: bool
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
 
     @classmethod
     def of(cls, job: Job) -> _Shape:
         # Time limits are not part of the shape: the supervisor enforces them, and the one
         # rlimit that depends on them (RLIMIT_CPU) is set when the job is launched. So jobs
-        # that differ only in time limits share pre-spawned sandboxes.
+        # that differ only in files, stdin and time limits share pre-spawned sandboxes.
         limits = dataclasses.replace(job.limits, time_s=1.0, wall_time_s=None)
-        return cls(limits, tuple(job.runtime_paths), job.limit_address_space, job.channel)
+        return cls(limits, tuple(job.runtime_paths), job.limit_address_space, job.channel,
+                   tuple(job.command), tuple(sorted(job.env.items())))
 
 
 @dataclass(slots=True)
@@ -106,15 +107,10 @@ class _Warm:
     tree: NsTree
     shape: _Shape
     pipes: Pipes
-    script_w: int
     block_w: int
 
     def our_fds(self) -> list[int]:
-        return [*self.pipes.ours(), self.script_w, self.block_w, *self.tree.held_fds()]
-
-    def close_script(self) -> None:
-        os.close(self.script_w)
-        self.script_w = -1
+        return [*self.pipes.ours(), self.block_w, *self.tree.held_fds()]
 
 
 @register_backend("namespace")
@@ -127,7 +123,7 @@ class NamespaceBackend(Backend):
         """Check the host, prepare shared state, and run one sandbox as a self-test.
 
         Raises:
-            BackendUnavailable: bubblewrap, bash or util-linux is missing, or bubblewrap
+            BackendUnavailable: bubblewrap or util-linux is missing, or bubblewrap
                 cannot create namespaces here. The message says what to install.
         """
         s = settings or config.settings()
@@ -142,11 +138,6 @@ class NamespaceBackend(Backend):
         self._setpriv = shutil.which("setpriv") or ""
         if self.privileged and not self._setpriv:
             raise BackendUnavailable("setpriv is missing: install the Debian package 'util-linux'")
-        # The launcher must be visible inside, where the host's /usr and /bin are bound.
-        self._bash = next((b for b in ("/usr/bin/bash", "/bin/bash") if os.access(b, os.X_OK)),
-                          "")
-        if not self._bash:
-            raise BackendUnavailable("bash is missing: install the Debian package 'bash'")
         self.scratch = Path(s.tmpdir) / f"codeeval-{os.geteuid()}"
         self.scratch.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.cgroup_host: cgroups.CgroupHost | None = None
@@ -163,6 +154,7 @@ class NamespaceBackend(Backend):
         self.swept = self.sweep()
         self._self_test()
         self._pool: PrespawnPool[_Shape, _Warm] | None = None
+        self._recent: dict[_Shape, None] = {}  # insertion-ordered: the shapes seen lately
         if s.prespawn > 0:
             self._pool = PrespawnPool(self._spawn, self._destroy, per_shape=s.prespawn)
             # The pool refers back to this backend, so without close() the backend lives
@@ -199,8 +191,14 @@ class NamespaceBackend(Backend):
         warm = self._pool.take(shape) if self._pool else None
         if warm is None:
             warm = self._spawn(shape)
-        if self._pool:
-            self._pool.refill(shape)
+        if self._pool is not None:
+            # Keep sandboxes ready only for shapes that repeat: a one-off job (say, with an
+            # environment of its own) must not leave idle sandboxes behind it.
+            if shape in self._recent:
+                self._pool.refill(shape)
+            self._recent[shape] = None
+            while len(self._recent) > 64:
+                self._recent.pop(next(iter(self._recent)))
         return self._launch(warm, job)
 
     def close(self) -> None:
@@ -249,7 +247,6 @@ class NamespaceBackend(Backend):
                                                        tree.run_id)
             pipes = Pipes(shape.channel)
             block_r, block_w = pipe()
-            script_r, script_w = pipe()
             seccomp_r, seccomp_w = pipe()
             _write_all(seccomp_w, self._seccomp)  # a few hundred bytes: fits in the pipe
             os.close(seccomp_w)
@@ -257,8 +254,8 @@ class NamespaceBackend(Backend):
             info_r, info_w = os.pipe2(os.O_CLOEXEC)  # the other way round: bwrap writes
             ours.append(info_r)
             theirs.append(info_w)
-            argv = self._argv(shape, tree.workdir.path, pipes.env, info_w, block_r, script_r,
-                              seccomp_r, slot)
+            argv = self._argv(shape, tree.workdir.path, pipes.env, info_w, block_r, seccomp_r,
+                              slot)
             stdin, stdout, stderr = pipes.child_stdio
             try:
                 popen = subprocess.Popen(
@@ -292,7 +289,7 @@ class NamespaceBackend(Backend):
                     resource.prlimit(tree.init_pid, res, pair)
             except OSError as e:
                 raise SandboxCrashed(f"cannot set rlimits of the sandbox: {e}") from e
-            return _Warm(tree, shape, pipes, script_w, block_w)
+            return _Warm(tree, shape, pipes, block_w)
         except BaseException as e:
             for fd in theirs + ours:
                 with contextlib.suppress(OSError):
@@ -305,7 +302,7 @@ class NamespaceBackend(Backend):
             raise SandboxCrashed(f"sandbox setup failed: {e}") from e
 
     def _launch(self, warm: _Warm, job: Job) -> SandboxProcess:
-        """Give a pre-spawned sandbox its job and let it run.
+        """Give a pre-spawned sandbox its files and time limit, and let it run.
 
         Raises:
             SandboxCrashed: the files could not be placed or the sandbox did not take the job.
@@ -316,19 +313,9 @@ class NamespaceBackend(Backend):
             tree.workdir.place(job.files, tree.uid, tree.gid)
             cpu = rlimits(job.limits, address_space=None, nproc=False)[resource.RLIMIT_CPU]
             resource.prlimit(tree.init_pid, resource.RLIMIT_CPU, cpu)
-            lines = [f"export {k}={shlex.quote(v)}" for k, v in job.env.items()]
-            lines.append("exec -- " + " ".join(shlex.quote(a) for a in job.command))
-            script = ("\n".join(lines) + "\n").encode()
-            early = len(script) <= _PIPE_ROOM
-            if early:
-                _write_all(warm.script_w, script)
-                warm.close_script()
             os.write(warm.block_w, b"1")
             os.close(warm.block_w)
             warm.block_w = -1
-            if not early:
-                _write_all(warm.script_w, script)
-                warm.close_script()
         except (OSError, SandboxError) as e:
             self._destroy(warm)
             raise SandboxCrashed(f"cannot hand the job to the sandbox: {e}") from e
@@ -338,15 +325,14 @@ class NamespaceBackend(Backend):
     def _destroy(self, warm: _Warm) -> None:
         """Tear down a sandbox that will not run (never raises)."""
         warm.pipes.close_all()
-        for fd in (warm.script_w, warm.block_w):
-            if fd >= 0:  # -1: already closed by _launch
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        if warm.block_w >= 0:  # -1: already closed by _launch
+            with contextlib.suppress(OSError):
+                os.close(warm.block_w)
         warm.tree.abort()
 
     # ------------------------------------------------------------------ internals
     def _argv(self, shape: _Shape, work: Path, env: dict[str, str], info_fd: int,
-              block_fd: int, script_fd: int, seccomp_fd: int, slot: Slot | None) -> list[str]:
+              block_fd: int, seccomp_fd: int, slot: Slot | None) -> list[str]:
         scratch = str(shape.limits.scratch_mb * _MIB)
         a = [self._bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -385,7 +371,7 @@ class NamespaceBackend(Backend):
               "--clearenv"]
         base_env = {"PATH": _SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                     "HOME": WORKDIR, "TMPDIR": "/tmp"}
-        for k, v in {**base_env, **env}.items():
+        for k, v in {**base_env, **dict(shape.env), **env}.items():
             a += ["--setenv", k, v]
         a += ["--seccomp", str(seccomp_fd), "--info-fd", str(info_fd),
               "--block-fd", str(block_fd), "--"]
@@ -393,10 +379,7 @@ class NamespaceBackend(Backend):
             a += [self._setpriv, f"--reuid={slot.uid}", f"--regid={slot.uid}",
                   "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
                   "--no-new-privs", "--"]
-        # The launcher reads the job's exports and exec line from an inherited pipe, closes
-        # it, and execs the program: the command is chosen after the sandbox is built.
-        launcher = f'IFS= read -r -d "" S <&{script_fd}; exec {script_fd}<&-; eval "$S"'
-        return [*a, self._bash, "--noprofile", "--norc", "-c", launcher]
+        return [*a, *shape.command]
 
     def _write_etc(self) -> Path:
         etc = self.scratch / "etc"
