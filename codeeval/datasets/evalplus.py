@@ -6,9 +6,9 @@ canonical_solution`` for HumanEval+ and ``canonical_solution`` alone for MBPP+ (
 solutions are whole programs). Suites: ``base`` (the original inputs) and ``plus`` (the
 same followed by the extra inputs).
 
-MBPP+ stores inputs as JSON, which has no tuples or sets; the EvalPlus rules that turn
-such arguments back into what the reference expects are not implemented yet, so MBPP+
-problems whose reference rejects the JSON form fail their reference run and are reported.
+MBPP+ stores inputs as JSON, which has no tuples or sets: :mod:`.mbpp_rules` turns such
+arguments back into what each reference expects, and names the tasks judged by a special
+oracle.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from codeeval.datasets import mbpp_rules
 from codeeval.datasets.problem import ORACLE_EQUAL, ORACLE_POLY_ROOT, FunctionalProblem, digest
 from codeeval.errors import InputError
 
@@ -96,8 +97,22 @@ def load(path: str | Path, *, flavour: str) -> list[FunctionalProblem]:
             reference = row["canonical_solution"]
         else:
             raise InputError(f"unknown EvalPlus flavour {flavour!r}")
-        oracle = ORACLE_POLY_ROOT if row["entry_point"] == "find_zero" and flavour == \
-            "humaneval+" else ORACLE_EQUAL
+        oracle = ORACLE_EQUAL
+        if flavour == "humaneval+" and task_id == "HumanEval/32":
+            oracle = ORACLE_POLY_ROOT
+        number = mbpp_rules.task_number(task_id)
+        if flavour == "mbpp+" and number is not None:
+            convert = mbpp_rules.CONVERSIONS.get(number)
+            if convert is not None:
+                try:
+                    base = tuple(convert(a) for a in base)
+                    plus = tuple(convert(a) for a in plus)
+                except (TypeError, ValueError, IndexError, AttributeError) as e:
+                    raise InputError(f"{where}: field 'base_input'/'plus_input': does not fit "
+                                     f"the MBPP+ input rule of {task_id}: {e}") from None
+            rule = mbpp_rules.ORACLES.get(number)
+            if rule is not None and rule[0] == row["entry_point"]:
+                oracle = rule[1]
         problems.append(FunctionalProblem(
             task_id=task_id, prompt=row["prompt"], entry_point=row["entry_point"],
             reference=reference, suites={"base": base, "plus": base + plus}, atol=atol,

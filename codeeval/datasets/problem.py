@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: How a result is judged against the reference's output.
+#: How a result is judged against the reference's output: equality (with tolerance), or
+#: the name of a special oracle in :data:`codeeval.grading.oracles.ORACLES`, declared per
+#: problem by its loader (HumanEval/32 ``find_zero``: any root is right).
 ORACLE_EQUAL = "equal"
-#: HumanEval/32 (``find_zero``): any ``x`` with ``|poly(xs, x)| <= atol`` is right, not only
-#: the reference's root. Declared per problem by the loader, never special-cased by name.
 ORACLE_POLY_ROOT = "poly_root"
 
 
@@ -27,7 +27,7 @@ class FunctionalProblem:
         suites: suite name -> list of argument lists. Suites are cumulative in order
             (``plus`` means base + extra inputs, as with EvalPlus).
         atol: absolute tolerance for floats (0: the default rule of ``grading.compare``).
-        oracle: :data:`ORACLE_EQUAL` or :data:`ORACLE_POLY_ROOT`.
+        oracle: :data:`ORACLE_EQUAL` or a special oracle's name.
         source_digest: digest of the dataset row this came from (part of cache keys).
     """
 

@@ -16,9 +16,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codeeval.datasets.problem import ORACLE_POLY_ROOT, FunctionalProblem
+from codeeval.datasets.problem import ORACLE_EQUAL, FunctionalProblem
 from codeeval.errors import SandboxError
 from codeeval.grading.compare import outputs_match
+from codeeval.grading.oracles import ORACLES
 from codeeval.harness.values import ProtocolError, decode, encode
 from codeeval.languages.registry import PYTHON, python_interpreter, python_site_packages
 from codeeval.model.run import FileSpec, Job, Limits, RunResult, RunStatus
@@ -110,7 +111,9 @@ class Session:
             batch = [encode(list(args)) for args in inputs]
         except ProtocolError as e:
             raise SandboxError(f"a test input cannot be encoded: {e}") from e
-        if not self.proc.send({"tests": batch}):
+        flush_before = [i for i in range(1, len(cpu_limits))
+                        if cpu_limits[i] != cpu_limits[i - 1]]
+        if not self.proc.send({"tests": batch, "flush_before": flush_before}):
             yield Call(0, error="the program closed its channel", verdict=self._ended_verdict())
             return
         pending: deque[Any] = deque()
@@ -176,21 +179,6 @@ def _parse_reply(i: int, msg: Any, cpu: float) -> Call:
         return Call(i, error=f"protocol violation: {e}", verdict=Verdict.RE)
     t = msg.get("t")
     return Call(i, value=value, time_s=float(t) if isinstance(t, int | float) else cpu)
-
-
-def poly_root_ok(args: Sequence[Any], out: Any, atol: float) -> bool:
-    """HumanEval/32's oracle: ``out`` is a root of the polynomial ``args[0]`` within ``atol``.
-
-    The polynomial is evaluated with a left-to-right float sum of ``c * x**i`` terms, the
-    same arithmetic as EvalPlus, so borderline roots get the same verdict.
-    """
-    if type(out) not in (float, int) or not args or not isinstance(args[0], list):
-        return False
-    try:
-        value = sum([c * math.pow(out, i) for i, c in enumerate(args[0])])
-    except (OverflowError, ValueError, TypeError):
-        return False
-    return bool(abs(value) <= atol)
 
 
 def describe(value: Any, limit: int = 300) -> str:
@@ -352,6 +340,6 @@ def judge(backend: Backend, problem: FunctionalProblem, code: str, expected: Exp
 
 
 def _correct(problem: FunctionalProblem, args: Sequence[Any], out: Any, exp: Any) -> bool:
-    if problem.oracle == ORACLE_POLY_ROOT:
-        return poly_root_ok(args, out, problem.atol or 1e-4)
-    return outputs_match(out, exp, problem.atol)
+    if problem.oracle == ORACLE_EQUAL:
+        return outputs_match(out, exp, problem.atol)
+    return ORACLES[problem.oracle](args, out, exp, problem.atol)

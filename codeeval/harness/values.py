@@ -15,10 +15,13 @@ JSON array         list
 ``{"$opaque": s}`` anything else, by type name: never equal to anything
 =================  ================================================
 
-The driver encodes by *exact* type, so a subclass of int, an object whose ``__eq__``
-always says True, or a numpy scalar arrives as ``$opaque`` and fails the comparison,
-whatever it claims about itself. :func:`decode` rebuilds Python values on the host, where
-:mod:`codeeval.grading.compare` compares them with strict types.
+The driver sends builtins as themselves and subclasses of builtins (``Counter``,
+``namedtuple``, an int subclass) as their base *value*, read with the base class's own
+methods; anything else (an object whose ``__eq__`` always says True, a numpy scalar)
+arrives as ``$opaque`` and fails the comparison. Either way the host compares plain values,
+so nothing a program defines about equality reaches the judgement. :func:`decode` rebuilds
+Python values on the host, where :mod:`codeeval.grading.compare` compares them with strict
+types.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ def encode(value: Any, _depth: int = 0) -> Any:
         return {"$" + t.__name__: value.decode("latin-1")}
     if t is complex:
         return {"$complex": [value.real, value.imag]}
+    if t is Opaque:
+        return {"$opaque": value.type_name}
     raise ProtocolError(f"cannot encode a value of type {t.__name__}")
 
 

@@ -46,11 +46,11 @@ def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Pat
     except (OSError, ValueError, KeyError, TypeError, ProtocolError):
         pass
     expected = run_reference(backend, problem)
-    payload: dict[str, Any] = {"task_id": problem.task_id,
-                               "outputs": [encode(v) for v in expected.outputs],
-                               "times": list(expected.times),
-                               "failed": {str(k): v for k, v in expected.failed.items()}}
     try:
+        payload: dict[str, Any] = {"task_id": problem.task_id,
+                                   "outputs": [encode(v) for v in expected.outputs],
+                                   "times": list(expected.times),
+                                   "failed": {str(k): v for k, v in expected.failed.items()}}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps(payload, allow_nan=True))

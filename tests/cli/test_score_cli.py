@@ -84,3 +84,27 @@ def test_score_bad_input_is_one_line(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "--dataset-path" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_score_mbpp_plus_end_to_end(shared_data: Path, tmp_path: Path) -> None:
+    _backend("namespace")
+    release = shared_data / "evalplus" / "MbppPlus.jsonl.gz"
+    with gzip.open(release, "rt") as f:
+        rows = {r["task_id"]: r for r in map(json.loads, f)}
+    samples = tmp_path / "mbpp.jsonl"
+    with samples.open("w") as f:
+        for tid in ("Mbpp/2", "Mbpp/737", "Mbpp/88"):  # tuple inputs, regex oracle, Counter
+            f.write(json.dumps({"task_id": tid, "solution": rows[tid]["canonical_solution"]})
+                    + "\n")
+        f.write(json.dumps({"task_id": "Mbpp/2", "solution":
+                            "def similar_elements(a, b):\n    return list(a)\n"}) + "\n")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "codeeval", "score", "--dataset", "mbpp+", "--dataset-path",
+         str(release), "--samples", str(samples), "--out", str(out), "--k", "1"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "CODEEVAL_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    verdicts = [json.loads(line)["suites"]["plus"]["verdict"]
+                for line in (out / "results.jsonl").read_text().splitlines()]
+    assert verdicts == ["AC", "AC", "AC", "WA"]

@@ -61,6 +61,13 @@ HACKS = {
             __hash__ = int.__hash__
         def add(a, b): return Int(0)
     """,
+    "list subclass lying about its items": """
+        class Liar(list):
+            def __eq__(self, other): return True
+            def __iter__(self): return iter([3])
+            def __len__(self): return 1
+        def add(a, b): return Liar()
+    """,
     "a bool that is not the sum": "def add(a, b): return True\n",
     "float where an int is expected": "def add(a, b): return float(a + b)\n",
     "sys.exit(0) at import": "import sys\nsys.exit(0)\ndef add(a, b): return a + b\n",

@@ -39,10 +39,13 @@ def test_bad_encodings(bad: object) -> None:
         decode(bad)
 
 
-def test_opaque_equals_nothing() -> None:
+def test_opaque_equals_nothing_and_round_trips() -> None:
     o = Opaque("x.Y")
     assert o != o
     assert not outputs_match(o, o)
+    back = decode(encode(o))
+    assert isinstance(back, Opaque)
+    assert back.type_name == "x.Y"
 
 
 @pytest.mark.parametrize(("out", "exp", "atol", "ok"), [
