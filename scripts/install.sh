@@ -27,6 +27,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 "$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  -e ".${EXTRAS:-}"
+  -e ".${EXTRAS:-[humaneval]}"
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 echo "codeeval installed: $("$PY" -m codeeval --version)" >&2

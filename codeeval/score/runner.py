@@ -91,7 +91,7 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
         for ref_future in as_completed(futures):
             tid = futures[ref_future]
             try:
-                expected[tid], source = ref_future.result()
+                by_id[tid], expected[tid], source = ref_future.result()
                 ref_sources[source] += 1
             except SandboxError as e:
                 ref_errors[tid] = str(e)

@@ -108,3 +108,22 @@ def test_score_mbpp_plus_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     verdicts = [json.loads(line)["suites"]["plus"]["verdict"]
                 for line in (out / "results.jsonl").read_text().splitlines()]
     assert verdicts == ["AC", "AC", "AC", "WA"]
+
+
+def test_score_humaneval_package_examples(tmp_path: Path) -> None:
+    """The README's first command: the embedded defaults, no shared data needed."""
+    _backend("namespace")
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "codeeval", "score", "--dataset", "humaneval", "--samples",
+         str(repo / "problems" / "humaneval-examples.jsonl"), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "CODEEVAL_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    verdicts = [json.loads(line)["suites"]["base"]["verdict"]
+                for line in (out / "results.jsonl").read_text().splitlines()]
+    assert verdicts == ["AC", "WA", "AC", "WA", "AC", "WA"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["base"]["pass@1"] == 0.5
+    assert summary["references"]["computed"] == 3
