@@ -13,29 +13,17 @@ oracle.
 
 from __future__ import annotations
 
-import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from codeeval.datasets import mbpp_rules
+from codeeval.datasets.jsonl import json_objects, read_lines
 from codeeval.datasets.problem import ORACLE_EQUAL, ORACLE_POLY_ROOT, FunctionalProblem, digest
 from codeeval.errors import InputError
 
 _REQUIRED = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input",
              "plus_input")
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    try:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            yield from enumerate(f, start=1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such dataset file") from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read: {e}") from None
 
 
 def _inputs(value: Any, where: str) -> tuple[tuple[Any, ...], ...]:
@@ -65,16 +53,10 @@ def load(path: str | Path, *, flavour: str) -> list[FunctionalProblem]:
     p = Path(path)
     problems: list[FunctionalProblem] = []
     seen: set[str] = set()
-    for lineno, line in _lines(p):
-        if not line.strip():
-            continue
-        where = f"{p}:{lineno}"
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise InputError(f"{where}: not a JSON object: {e}") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: not a JSON object")
+    for line in json_objects(str(p), read_lines(p, "dataset file")):
+        if line.row is None:
+            raise InputError(line.error or f"{line.where}: not a JSON object")
+        row, where = line.row, line.where
         for key in _REQUIRED:
             if key not in row:
                 raise InputError(f"{where}: field {key!r} is missing")

@@ -13,12 +13,10 @@ from ``--dataset-path``; the package's own modules are not imported.
 
 from __future__ import annotations
 
-import gzip
 import importlib.resources
-import io
-import json
 from pathlib import Path
 
+from codeeval.datasets.jsonl import decode_lines, json_objects
 from codeeval.datasets.problem import ORACLE_EQUAL, ORACLE_POLY_ROOT, FunctionalProblem, digest
 from codeeval.errors import InputError
 
@@ -49,17 +47,11 @@ def load(path: str | Path | None = None) -> list[FunctionalProblem]:
         InputError: the package or file is missing, or a row is malformed.
     """
     name, data = _read(Path(path) if path is not None else None)
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
     problems = []
-    for lineno, line in enumerate(io.StringIO(data.decode("utf-8")), start=1):
-        if not line.strip():
-            continue
-        where = f"{name}:{lineno}"
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise InputError(f"{where}: not a JSON object: {e}") from None
+    for line in json_objects(name, decode_lines(data, name, "dataset file")):
+        if line.row is None:
+            raise InputError(line.error or f"{line.where}: not a JSON object")
+        row, where = line.row, line.where
         for key in ("task_id", "prompt", "entry_point", "canonical_solution", "test"):
             if not isinstance(row.get(key), str):
                 raise InputError(f"{where}: field {key!r} is missing or not a string")

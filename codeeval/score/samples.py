@@ -7,14 +7,12 @@ reported with its file, line and field and skipped; the rest still scores.
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from codeeval.datasets.jsonl import json_objects, read_lines
 from codeeval.datasets.problem import FunctionalProblem
-from codeeval.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,26 +46,11 @@ def read_samples(path: str | Path, problems: Mapping[str, FunctionalProblem]
     p = Path(path)
     samples: list[Sample] = []
     bad: list[BadLine] = []
-    try:
-        opener = gzip.open if p.name.endswith(".gz") else open
-        with opener(p, "rt", encoding="utf-8", errors="surrogateescape") as f:
-            lines = list(f)
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such samples file") from None
-    except (OSError, EOFError) as e:
-        raise InputError(f"{p}: cannot read: {e}") from None
-    for lineno, text in enumerate(lines, start=1):
-        if not text.strip():
+    for line in json_objects(str(p), read_lines(p, "samples file")):
+        if line.row is None:
+            bad.append(BadLine(line.number, line.error or f"{line.where}: not a JSON object"))
             continue
-        where = f"{p}:{lineno}"
-        try:
-            row = json.loads(text)
-        except ValueError as e:
-            bad.append(BadLine(lineno, f"{where}: not a JSON object ({e})"))
-            continue
-        if not isinstance(row, dict):
-            bad.append(BadLine(lineno, f"{where}: not a JSON object"))
-            continue
+        row, where, lineno = line.row, line.where, line.number
         task_id = row.get("task_id")
         if not isinstance(task_id, str):
             bad.append(BadLine(lineno, f"{where}: field 'task_id' is missing or not a string"))
