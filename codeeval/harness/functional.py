@@ -335,8 +335,9 @@ def judge(backend: Backend, problem: FunctionalProblem, code: str, expected: Exp
         if first is None and count == bound:
             outcomes[name] = SuiteOutcome(Verdict.AC, count, bound)
         elif first is None:
-            # Stopped early by a failure later in a longer suite: this suite fully passed.
-            outcomes[name] = SuiteOutcome(Verdict.AC, count, bound)
+            # Not every test ran and none failed: that is the harness's fault, never a pass.
+            outcomes[name] = SuiteOutcome(Verdict.SE, count, bound, {
+                "test": None, "reason": f"only {count} of {bound} tests produced a result"})
         else:
             outcomes[name] = SuiteOutcome(first[1], count, bound, first[2])
     return outcomes
