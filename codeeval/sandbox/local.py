@@ -129,7 +129,8 @@ class _LocalTree(ProcessTree):
     def _sample(self) -> TreeMeter:
         if self._meter is None:
             self._meter = TreeMeter(pgid=self.pid)
-        self._meter.sample()
+        if not self.ended:  # after the reap the ids may name other processes: keep the last
+            self._meter.sample()
         return self._meter
 
     def reap_group(self, timeout_s: float = 2.0) -> None:

@@ -49,6 +49,9 @@ class ProcessTree(ABC):
     pid: int = -1
     #: The Popen of :attr:`pid`, told its return code once the supervisor has reaped it.
     popen: subprocess.Popen[bytes] | None = None
+    #: Set once :attr:`pid` is reaped: from then on, ids that named the tree (its pid, its
+    #: process group) may name unrelated processes, so meters must stop looking them up.
+    ended: bool = False
 
     @abstractmethod
     def kill(self) -> None:
@@ -71,6 +74,7 @@ class ProcessTree(ABC):
 
     def reaped(self, wait_status: int) -> None:
         """Called once the supervisor has reaped :attr:`pid`; keeps :attr:`popen` in step."""
+        self.ended = True
         if self.popen is not None:
             self.popen.returncode = os.waitstatus_to_exitcode(wait_status)
 

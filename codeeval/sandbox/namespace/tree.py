@@ -104,7 +104,8 @@ class NsTree(ProcessTree):
         """Without a cgroup: sample every process of the sandbox's PID namespace."""
         if self._meter is None:
             self._meter = TreeMeter(pid_in_ns=self.init_pid)
-        self._meter.sample()
+        if not self.ended:  # after the reap the ids may name other processes: keep the last
+            self._meter.sample()
         return self._meter
 
     def decode_status(self, wait_status: int) -> tuple[int | None, int | None]:
