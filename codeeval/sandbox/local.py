@@ -109,29 +109,23 @@ class LocalBackend(Backend):
 class _LocalTree(ProcessTree):
     def __init__(self, work: Path) -> None:
         self.work = work
-        self._meter: TreeMeter | None = None
 
     def kill(self) -> None:
         if self.pid > 0:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
 
+    def new_meter(self) -> TreeMeter:
+        return TreeMeter(pgid=self.pid)
+
     def cpu_time_s(self) -> float | None:
-        return self._sample().cpu_s
+        return self.sampled().cpu_s
 
     def memory(self) -> tuple[int | None, bool]:
-        peak = self._meter.peak_rss_bytes if self._meter is not None else 0
-        return (peak or None), False
+        return self.sampled_peak(), False
 
     def memory_now(self) -> int | None:
-        return self._sample().rss_bytes
-
-    def _sample(self) -> TreeMeter:
-        if self._meter is None:
-            self._meter = TreeMeter(pgid=self.pid)
-        if not self.ended:  # after the reap the ids may name other processes: keep the last
-            self._meter.sample()
-        return self._meter
+        return self.sampled().rss_bytes
 
     def reap_group(self, timeout_s: float = 2.0) -> None:
         """Reap the run's processes that this process adopted (it may be a child subreaper).

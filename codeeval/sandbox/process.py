@@ -33,6 +33,7 @@ from typing import Any
 from codeeval.errors import SandboxCrashed
 from codeeval.model.run import Limits, RunResult
 from codeeval.sandbox.classify import DEFAULT_OOM_MARKERS, KillReason, Observation, classify
+from codeeval.sandbox.procfs import TreeMeter
 
 #: Largest single channel message (one JSON line) accepted from the sandbox.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -52,6 +53,7 @@ class ProcessTree(ABC):
     #: Set once :attr:`pid` is reaped: from then on, ids that named the tree (its pid, its
     #: process group) may name unrelated processes, so meters must stop looking them up.
     ended: bool = False
+    _meter: TreeMeter | None = None
 
     @abstractmethod
     def kill(self) -> None:
@@ -71,6 +73,27 @@ class ProcessTree(ABC):
         ``None`` (the default) means something else enforces it (a cgroup).
         """
         return None
+
+    def new_meter(self) -> TreeMeter:
+        """The ``/proc`` meter that selects this tree's processes (trees without a cgroup).
+
+        Raises:
+            NotImplementedError: the tree is always measured some other way.
+        """
+        raise NotImplementedError
+
+    def sampled(self) -> TreeMeter:
+        """The tree's ``/proc`` meter, sampled now unless the tree was already reaped (after
+        the reap its ids may name other processes, so the last sample stands)."""
+        if self._meter is None:
+            self._meter = self.new_meter()
+        if not self.ended:
+            self._meter.sample()
+        return self._meter
+
+    def sampled_peak(self) -> int | None:
+        """The highest resident memory seen by :meth:`sampled`, or ``None`` if never sampled."""
+        return (self._meter.peak_rss_bytes or None) if self._meter is not None else None
 
     def reaped(self, wait_status: int) -> None:
         """Called once the supervisor has reaped :attr:`pid`; keeps :attr:`popen` in step."""

@@ -60,7 +60,6 @@ class NsTree(ProcessTree):
         self.uid = uid
         self.gid = gid
         self.init_pid = -1
-        self._meter: TreeMeter | None = None
         self._init_pidfd: int | None = None
         self._slots = slots
         self._slot = slot
@@ -86,27 +85,22 @@ class NsTree(ProcessTree):
         if self.cgroup is not None:
             self.cgroup.kill_all()
 
+    def new_meter(self) -> TreeMeter:
+        """Without a cgroup: every process of the sandbox's PID namespace."""
+        return TreeMeter(pid_in_ns=self.init_pid)
+
     def cpu_time_s(self) -> float | None:
         if self.cgroup is not None:
             return self.cgroup.cpu_time_s()
-        return self._sample().cpu_s
+        return self.sampled().cpu_s
 
     def memory(self) -> tuple[int | None, bool]:
         if self.cgroup is not None:
             return self.cgroup.peak_memory_bytes(), self.cgroup.oom_killed()
-        peak = self._meter.peak_rss_bytes if self._meter is not None else 0
-        return (peak or None), False
+        return self.sampled_peak(), False
 
     def memory_now(self) -> int | None:
-        return None if self.cgroup is not None else self._sample().rss_bytes
-
-    def _sample(self) -> TreeMeter:
-        """Without a cgroup: sample every process of the sandbox's PID namespace."""
-        if self._meter is None:
-            self._meter = TreeMeter(pid_in_ns=self.init_pid)
-        if not self.ended:  # after the reap the ids may name other processes: keep the last
-            self._meter.sample()
-        return self._meter
+        return None if self.cgroup is not None else self.sampled().rss_bytes
 
     def decode_status(self, wait_status: int) -> tuple[int | None, int | None]:
         code, sig = super().decode_status(wait_status)
