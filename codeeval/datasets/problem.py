@@ -41,10 +41,6 @@ class FunctionalProblem:
     source_digest: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def inputs(self) -> list[tuple[Any, ...]]:
-        """Every distinct input of every suite, in suite order (what references must cover)."""
-        return [args for suite in self.suites.values() for args in suite]
-
 
 def digest(obj: Any) -> str:
     """SHA-256 of the canonical JSON of ``obj`` (sorted keys, no spaces)."""

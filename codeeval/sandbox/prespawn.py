@@ -40,7 +40,6 @@ class PrespawnPool(Generic[K, T]):
         self._lock = threading.Lock()
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codeeval-prespawn")
-        self.failures = 0  # background spawns that raised (the next run then spawns itself)
 
     def take(self, shape: K) -> T | None:
         """Return an idle item of ``shape``, or ``None`` when none is ready."""
@@ -71,10 +70,9 @@ class PrespawnPool(Generic[K, T]):
     def _fill_one(self, shape: K) -> None:
         try:
             item = self._spawn(shape)
-        except SandboxError:
+        except SandboxError:  # the next run of this shape spawns its own sandbox
             with self._lock:
                 self._pending[shape] -= 1
-                self.failures += 1
             return
         evicted: list[T] = []
         with self._lock:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -102,8 +101,7 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
         if k not in previous:
             unique.setdefault(k, s)
     outcomes: dict[str, dict[str, Any]] = dict(previous)
-    lock = threading.Lock()
-    writer = _OrderedWriter(results_path, samples, keys, outcomes, append=options.resume)
+    writer = _OrderedWriter(results_path, samples, keys, outcomes)
     done = 0
 
     def run_one(k: str, s: Sample) -> dict[str, Any]:
@@ -123,13 +121,11 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
 
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         futures2 = {pool.submit(run_one, k, s): k for k, s in unique.items()}
+        # as_completed yields on this thread: only it touches outcomes and the writer.
         for fut in as_completed(futures2):
-            k = futures2[fut]
-            result = fut.result()
-            with lock:
-                outcomes[k] = result
-                writer.flush()
-                done += 1
+            outcomes[futures2[fut]] = fut.result()
+            writer.flush()
+            done += 1
             if progress is not None:
                 progress(done, len(unique))
     writer.flush()
@@ -176,16 +172,18 @@ def _previous_results(path: Path) -> dict[str, dict[str, Any]]:
 
 
 class _OrderedWriter:
-    """Appends result lines in sample order as soon as every earlier sample is known."""
+    """Writes result lines in sample order as soon as every earlier sample is known.
+
+    The file is rewritten whole: lines reused by ``resume`` come from ``outcomes``.
+    """
 
     def __init__(self, path: Path, samples: Sequence[Sample], keys: Sequence[str],
-                 outcomes: dict[str, dict[str, Any]], *, append: bool) -> None:
+                 outcomes: dict[str, dict[str, Any]]) -> None:
         self._samples = samples
         self._keys = keys
         self._outcomes = outcomes
         self._next = 0
         self._file = path.open("w", encoding="utf-8")
-        del append  # the file is rewritten whole; resumed lines come from ``outcomes``
 
     def flush(self) -> None:
         while self._next < len(self._samples) and self._keys[self._next] in self._outcomes:
