@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import site
 import subprocess
 import sys
 from collections.abc import Callable
@@ -126,6 +127,8 @@ def python_site_packages() -> tuple[str, ...]:
         BackendUnavailable: the interpreter cannot report them.
     """
     exe = python_interpreter()
+    if os.path.realpath(exe) == os.path.realpath(sys.executable):
+        return tuple(site.getsitepackages())
     code = "import site; print('\\n'.join(site.getsitepackages()))"
     try:
         out = subprocess.run([exe, "-I", "-c", code], capture_output=True, timeout=30,
