@@ -20,6 +20,7 @@ import contextlib
 import enum
 import json
 import os
+import resource
 import selectors
 import subprocess
 import time
@@ -410,7 +411,12 @@ class SandboxProcess:
         self._tree.reaped(status)
         if rusage is not None:
             self._rusage_cpu = rusage.ru_utime + rusage.ru_stime
-            self._rusage_maxrss = rusage.ru_maxrss * 1024
+            # A child inherits its parent's high-water RSS at exec (the kernel folds the old
+            # address space's peak into it), so its ru_maxrss proves a large peak only when
+            # it exceeds everything it could have inherited: this process's own peak.
+            inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if rusage.ru_maxrss > inherited:
+                self._rusage_maxrss = rusage.ru_maxrss * 1024
         if self._pidfd is not None:
             self._sel.unregister(self._pidfd)
             os.close(self._pidfd)
