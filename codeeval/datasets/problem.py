@@ -16,6 +16,50 @@ ORACLE_POLY_ROOT = "poly_root"
 
 
 @dataclass(frozen=True, slots=True)
+class ProblemLimits:
+    """Limits a problem declares; ``None`` leaves the scorer's own setting in force."""
+
+    time_floor_s: float | None = None
+    time_factor: float | None = None
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorSpec:
+    """A seeded input generator (and optional validator), both Python source run sandboxed.
+
+    ``generate(rng)`` returns one input: a list of arguments (call-based problems) or the
+    stdin text (stdin/stdout problems). ``validate(...)`` raises on an invalid input; it
+    receives the arguments (call-based) or the stdin text. Generated inputs extend the
+    last suite into a new cumulative suite named ``suite``.
+    """
+
+    source: str
+    count: int
+    seed: int
+    suite: str = "plus"
+    validator: str | None = None
+
+
+#: Output checkers of stdin/stdout problems (all but ``custom`` live in grading.checkers).
+CHECKER_KINDS = ("exact", "lines", "tokens", "float", "custom")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckerSpec:
+    """How a stdin/stdout program's output is judged (see :mod:`codeeval.grading.checkers`).
+
+    ``kind`` is ``exact``, ``lines``, ``tokens``, ``float`` or ``custom``; a custom checker
+    is Python source run in its own sandbox, never the candidate's.
+    """
+
+    kind: str = "lines"
+    abs_tol: float = 1e-6
+    rel_tol: float = 1e-6
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionalProblem:
     """A call-based problem: call ``entry_point`` on each input, compare with the reference.
 
@@ -40,6 +84,41 @@ class FunctionalProblem:
     oracle: str = ORACLE_EQUAL
     source_digest: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    limits: ProblemLimits = ProblemLimits()
+    generator: GeneratorSpec | None = None
+    #: (name, program) pairs that must fail; used by ``codeeval check`` and the tests.
+    known_wrong: tuple[tuple[str, str], ...] = ()
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StdioProblem:
+    """A stdin/stdout problem: run the whole program once per test, judge its output.
+
+    Attributes:
+        task_id, prompt, reference, source_digest: as for :class:`FunctionalProblem`.
+        suites: suite name -> stdin of each test; cumulative like call-based suites.
+        answers: test index -> expected output given by the problem (otherwise the
+            reference's output is expected).
+        checker: how outputs are compared.
+    """
+
+    task_id: str
+    prompt: str
+    reference: str
+    suites: Mapping[str, tuple[bytes, ...]]
+    checker: CheckerSpec = CheckerSpec()
+    answers: Mapping[int, bytes] = field(default_factory=dict)
+    source_digest: str = ""
+    limits: ProblemLimits = ProblemLimits()
+    generator: GeneratorSpec | None = None
+    known_wrong: tuple[tuple[str, str], ...] = ()
+    version: str = ""
+    entry_point: str = ""
+
+
+#: Everything the scorer accepts.
+Problem = FunctionalProblem | StdioProblem
 
 
 def digest(obj: Any) -> str:

@@ -327,6 +327,19 @@ def judge(backend: Backend, problem: FunctionalProblem, code: str, expected: Exp
     finally:
         if session is not None:
             session.close()
+    return suite_outcomes(bounds, passed, failures)
+
+
+def suite_outcomes(bounds: dict[str, int], passed: Sequence[bool],
+                   failures: Sequence[tuple[int, Verdict, dict[str, Any]]]
+                   ) -> dict[str, SuiteOutcome]:
+    """Fold per-test results into one outcome per cumulative suite.
+
+    ``bounds`` maps each suite to its number of tests (a prefix of the run order),
+    ``passed[i]`` says whether test ``i`` passed, and ``failures`` lists ``(position,
+    verdict, details)`` in run order; a failure whose ``details["test"]`` is ``None`` (the
+    program did not load) fails every suite.
+    """
     outcomes = {}
     for name, bound in bounds.items():
         first = next(((pos, v, d) for pos, v, d in failures if pos < bound or (

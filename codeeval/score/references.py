@@ -17,24 +17,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codeeval.datasets.problem import FunctionalProblem, digest
+from codeeval.datasets.problem import FunctionalProblem, Problem, digest
+from codeeval.harness import inputs as generated_inputs
+from codeeval.harness import stdio
 from codeeval.harness.functional import Expected, record_inputs, run_reference
 from codeeval.harness.values import ProtocolError, decode, encode
 from codeeval.languages.registry import python_interpreter
 from codeeval.sandbox.base import Backend
 
 
-def cache_key(problem: FunctionalProblem) -> str:
+def cache_key(problem: Problem) -> str:
     """The content key of a problem's reference outputs on this machine."""
     machine = (platform.node(), platform.machine(), os.cpu_count())
     return digest({"problem": problem.source_digest, "suites": list(problem.suites),
+                   "kind": type(problem).__name__,
                    "python": python_interpreter(), "version": sys.version, "machine": machine})
 
 
-def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Path) -> tuple[
-        FunctionalProblem, Expected, str]:
-    """Return the problem (with its inputs, when they had to be recorded), its reference
-    outputs, and where they came from (``cache`` or ``run``).
+def load_or_compute(backend: Backend, problem: Problem, cache_dir: Path) -> tuple[
+        Problem, Expected, str]:
+    """Return the problem (with its inputs, when they had to be recorded or generated), its
+    reference outputs, and where they came from (``cache`` or ``run``).
 
     Raises:
         SandboxError: the sandbox failed while computing them.
@@ -43,8 +46,11 @@ def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Pat
     path = cache_dir / "references" / f"{cache_key(problem)}.json"
     try:
         data = json.loads(path.read_text())
-        if "inputs" in data:
+        if "inputs" in data and isinstance(problem, FunctionalProblem):
             problem = _with_inputs(problem, tuple(tuple(decode(a)) for a in data["inputs"]))
+        if "generated" in data:
+            problem = _with_generated(problem, tuple(_input(problem, decode(a))
+                                                     for a in data["generated"]))
         expected = Expected(tuple(decode(v) for v in data["outputs"]),
                             tuple(float(t) for t in data["times"]),
                             {int(k): str(v) for k, v in data["failed"].items()})
@@ -52,10 +58,18 @@ def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Pat
     except (OSError, ValueError, KeyError, TypeError, ProtocolError):
         pass
     recorded = None
-    if "check" in problem.extra and not any(problem.suites.values()):
+    if (isinstance(problem, FunctionalProblem) and "check" in problem.extra
+            and not any(problem.suites.values())):
         recorded = record_inputs(backend, problem)
         problem = _with_inputs(problem, recorded)
-    expected = run_reference(backend, problem)
+    generated = None
+    if problem.generator is not None:
+        generated = generated_inputs.generate(backend, problem)
+        problem = _with_generated(problem, generated)
+    if isinstance(problem, FunctionalProblem):
+        expected = run_reference(backend, problem)
+    else:
+        expected = stdio.run_reference(backend, problem)
     try:
         payload: dict[str, Any] = {"task_id": problem.task_id,
                                    "outputs": [encode(v) for v in expected.outputs],
@@ -63,6 +77,8 @@ def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Pat
                                    "failed": {str(k): v for k, v in expected.failed.items()}}
         if recorded is not None:
             payload["inputs"] = [encode(list(a)) for a in recorded]
+        if generated is not None:
+            payload["generated"] = [encode(a) for a in generated]
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps(payload, allow_nan=True))
@@ -75,3 +91,21 @@ def load_or_compute(backend: Backend, problem: FunctionalProblem, cache_dir: Pat
 def _with_inputs(problem: FunctionalProblem, inputs: tuple[tuple[Any, ...], ...]
                  ) -> FunctionalProblem:
     return dataclasses.replace(problem, suites={name: inputs for name in problem.suites})
+
+
+def _input(problem: Problem, value: Any) -> Any:
+    if isinstance(problem, FunctionalProblem):
+        return tuple(value)
+    if not isinstance(value, bytes):
+        raise ProtocolError("a cached stdin is not bytes")
+    return value
+
+
+def _with_generated(problem: Problem, generated: tuple[Any, ...]) -> Problem:
+    """The problem with its generated suite filled: the base tests, then the generated."""
+    spec = problem.generator
+    if spec is None:
+        return problem
+    suites = dict(problem.suites)
+    suites[spec.suite] = tuple(suites.get("base", ())) + generated
+    return dataclasses.replace(problem, suites=suites)  # type: ignore[arg-type]

@@ -15,19 +15,23 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codeeval import __version__
-from codeeval.datasets.problem import FunctionalProblem, digest
+from codeeval.datasets.problem import FunctionalProblem, Problem, digest
 from codeeval.errors import SandboxError
 from codeeval.grading.passk import estimate, ks_for
-from codeeval.harness.functional import Expected, TimePolicy, judge
+from codeeval.harness import functional, stdio
+from codeeval.harness.functional import Expected, SuiteOutcome, TimePolicy
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
 from codeeval.score.references import load_or_compute
 from codeeval.score.samples import BadLine, Sample
+
+DEFAULT_POLICY = TimePolicy()
+DEFAULT_MEMORY_MB = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +43,29 @@ class ScoreOptions:
     jobs: int = 2 * (os.cpu_count() or 1)
     ks: tuple[int, ...] = (1, 10, 100)
     all_tests: bool = False
-    policy: TimePolicy = field(default_factory=TimePolicy)
-    memory_mb: int = 4096
+    #: Per-test time limits and memory; ``None`` takes the problem's own limits where it
+    #: declares them (native problems), else the defaults below.
+    policy: TimePolicy | None = None
+    memory_mb: int | None = None
     retries: int = 2
     resume: bool = False
+    static: bool = False
+
+    def policy_for(self, problem: Problem) -> tuple[TimePolicy, str]:
+        """The time policy for ``problem`` and where it came from."""
+        if self.policy is not None:
+            return self.policy, "command line"
+        floor, factor = problem.limits.time_floor_s, problem.limits.time_factor
+        if floor is None and factor is None:
+            return DEFAULT_POLICY, "default"
+        return TimePolicy(DEFAULT_POLICY.floor_s if floor is None else floor,
+                          DEFAULT_POLICY.factor if factor is None else factor), "problem"
+
+    def memory_for(self, problem: Problem) -> int:
+        """The memory limit for ``problem`` in MiB."""
+        if self.memory_mb is not None:
+            return self.memory_mb
+        return problem.limits.memory_mb or DEFAULT_MEMORY_MB
 
 
 @dataclass
@@ -54,10 +77,11 @@ class Summary:
     bad_lines: int
 
 
-Progress = Callable[[int, int], None]
+#: Called after each distinct program: (done, total, the verdict of its last suite).
+Progress = Callable[[int, int, str], None]
 
 
-def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
+def score(problems: Sequence[Problem], samples: Sequence[Sample],
           bad: Sequence[BadLine], backend: Backend, out_dir: Path, cache_dir: Path,
           options: ScoreOptions, progress: Progress | None = None) -> Summary:
     """Score ``samples`` against ``problems``; write ``results.jsonl`` and ``summary.json``.
@@ -72,9 +96,12 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
     suite_names = {tid: list(by_id[tid].suites) for tid in by_id}
 
     def key_of(s: Sample) -> str:
-        return digest({"problem": by_id[s.task_id].source_digest, "program": s.program,
-                       "policy": [options.policy.floor_s, options.policy.factor],
-                       "memory": options.memory_mb, "all": options.all_tests})
+        problem = by_id[s.task_id]
+        policy, _ = options.policy_for(problem)
+        return digest({"problem": problem.source_digest, "program": s.program,
+                       "policy": [policy.floor_s, policy.factor],
+                       "memory": options.memory_for(problem), "all": options.all_tests,
+                       "static": options.static})
 
     keys = [key_of(s) for s in samples]
     previous = _previous_results(results_path) if options.resume else {}
@@ -82,6 +109,10 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
     # References, for the problems that have samples still to score.
     todo = [s for s, k in zip(samples, keys, strict=True) if k not in previous]
     needed = sorted({s.task_id for s in todo})
+    if options.static:
+        from codeeval.score import static
+
+        static.ensure_available()
     expected: dict[str, Expected] = {}
     ref_errors: dict[str, str] = {}
     ref_sources: Counter[str] = Counter()
@@ -111,10 +142,13 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
         last_error = ""
         for _ in range(options.retries + 1):
             try:
-                suites = judge(backend, problem, s.program, expected[s.task_id],
-                               policy=options.policy, memory_mb=options.memory_mb,
-                               all_tests=options.all_tests)
-                return {name: o.to_json() for name, o in suites.items()}
+                suites = _judge(backend, problem, s.program, expected[s.task_id], options)
+                row: dict[str, Any] = {"suites": {n: o.to_json() for n, o in suites.items()}}
+                if options.static:
+                    from codeeval.score import static
+
+                    row["static"] = static.analyse(s.program)
+                return row
             except SandboxError as e:
                 last_error = str(e)
         return _infra(problem, last_error)
@@ -123,11 +157,12 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
         futures2 = {pool.submit(run_one, k, s): k for k, s in unique.items()}
         # as_completed yields on this thread: only it touches outcomes and the writer.
         for fut in as_completed(futures2):
-            outcomes[futures2[fut]] = fut.result()
+            outcome = outcomes[futures2[fut]] = fut.result()
             writer.flush()
             done += 1
             if progress is not None:
-                progress(done, len(unique))
+                last = list(outcome["suites"].values())[-1] if outcome["suites"] else {}
+                progress(done, len(unique), str(last.get("verdict", "")))
     writer.flush()
     writer.close()
 
@@ -140,17 +175,56 @@ def score(problems: Sequence[FunctionalProblem], samples: Sequence[Sample],
         "reused_from_previous_run": sum(1 for k in keys if k in previous),
         "references": {"from_cache": ref_sources["cache"], "computed": ref_sources["run"],
                        "failed": ref_errors},
-        "time_limits": {"rule": "max(floor, factor * reference time) per test, CPU time",
-                        "floor_s": options.policy.floor_s, "factor": options.policy.factor},
+        "time_limits": _limits_report(problems, samples, options),
     })
+    if options.static:
+        from codeeval.score import static
+
+        data["static"] = static.summarise([outcomes[k]["static"] for k in unique
+                                           if "static" in outcomes[k]])
     (out_dir / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
     return Summary(data, infra, len(bad))
 
 
-def _infra(problem: FunctionalProblem, reason: str) -> dict[str, Any]:
-    return {name: {"verdict": Verdict.SE.value, "passed": 0, "total": len(suite),
-                   "first_failure": {"reason": reason[:500]}}
-            for name, suite in problem.suites.items()}
+def _judge(backend: Backend, problem: Problem, code: str, expected: Expected,
+           options: ScoreOptions) -> dict[str, SuiteOutcome]:
+    policy, _ = options.policy_for(problem)
+    memory = options.memory_for(problem)
+    if isinstance(problem, FunctionalProblem):
+        return functional.judge(backend, problem, code, expected, policy=policy,
+                                memory_mb=memory, all_tests=options.all_tests)
+    return stdio.judge(backend, problem, code, expected, policy=policy, memory_mb=memory,
+                       all_tests=options.all_tests)
+
+
+def _limits_report(problems: Sequence[Problem], samples: Sequence[Sample],
+                   options: ScoreOptions) -> dict[str, Any]:
+    """Which per-test limits applied, and where they came from, per problem scored."""
+    scored = {s.task_id for s in samples}
+    sources: Counter[str] = Counter()
+    per_problem: dict[str, Any] = {}
+    for p in problems:
+        if p.task_id not in scored:
+            continue
+        policy, source = options.policy_for(p)
+        sources[source] += 1
+        if source == "problem":
+            per_problem[p.task_id] = {"floor_s": policy.floor_s, "factor": policy.factor,
+                                      "memory_mb": options.memory_for(p)}
+    return {"rule": "per test: max(floor, factor * reference CPU time), CPU time",
+            "default": {"floor_s": DEFAULT_POLICY.floor_s, "factor": DEFAULT_POLICY.factor,
+                        "memory_mb": DEFAULT_MEMORY_MB},
+            "command_line": None if options.policy is None and options.memory_mb is None
+            else {"floor_s": options.policy.floor_s if options.policy else None,
+                  "factor": options.policy.factor if options.policy else None,
+                  "memory_mb": options.memory_mb},
+            "problems_by_source": dict(sources), "from_problem": per_problem}
+
+
+def _infra(problem: Problem, reason: str) -> dict[str, Any]:
+    return {"suites": {name: {"verdict": Verdict.SE.value, "passed": 0, "total": len(suite),
+                              "first_failure": {"reason": reason[:500]}}
+                       for name, suite in problem.suites.items()}}
 
 
 def _previous_results(path: Path) -> dict[str, dict[str, Any]]:
@@ -165,7 +239,8 @@ def _previous_results(path: Path) -> dict[str, dict[str, Any]]:
             suites = row["suites"]
             if any(v["verdict"] == Verdict.SE.value for v in suites.values()):
                 continue  # infra errors are retried, never reused
-            found[row["key"]] = suites
+            found[row["key"]] = {"suites": suites} | (
+                {"static": row["static"]} if "static" in row else {})
         except (ValueError, KeyError, TypeError):
             continue
     return found
@@ -189,7 +264,9 @@ class _OrderedWriter:
         while self._next < len(self._samples) and self._keys[self._next] in self._outcomes:
             s = self._samples[self._next]
             row = {"task_id": s.task_id, "sample_index": s.index, "line": s.line,
-                   "key": self._keys[self._next], "suites": self._outcomes[self._keys[self._next]]}
+                   "key": self._keys[self._next]} | self._outcomes[self._keys[self._next]]
+            if s.extraction is not None:
+                row["extraction"] = s.extraction
             self._file.write(json.dumps(row) + "\n")
             self._next += 1
         self._file.flush()
@@ -199,14 +276,14 @@ class _OrderedWriter:
 
 
 def _summarise(samples: Sequence[Sample], keys: Sequence[str],
-               outcomes: dict[str, dict[str, Any]], by_id: dict[str, FunctionalProblem],
+               outcomes: dict[str, dict[str, Any]], by_id: dict[str, Problem],
                suite_names: dict[str, list[str]], options: ScoreOptions,
                bad: Sequence[BadLine]) -> tuple[dict[str, Any], int]:
     per_suite: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     verdicts: dict[str, Counter[str]] = defaultdict(Counter)
     infra = 0
     for s, key in zip(samples, keys, strict=True):
-        suites = outcomes[key]
+        suites = outcomes[key]["suites"]
         if any(v["verdict"] == Verdict.SE.value for v in suites.values()):
             infra += 1
         for name, o in suites.items():

@@ -1,8 +1,9 @@
 """Samples files: JSONL, one object per sample, read leniently line by line.
 
 Each line has ``task_id`` and one of ``solution`` (a whole program), ``completion``
-(appended to the problem's prompt) or ``response`` (raw model text). A malformed line is
-reported with its file, line and field and skipped; the rest still scores.
+(appended to the problem's prompt) or ``response`` (raw model text, from which the program
+is extracted by :mod:`codeeval.score.extract`). A malformed line is reported with its
+file, line and field and skipped; the rest still scores.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codeeval.datasets.jsonl import json_objects, read_lines
-from codeeval.datasets.problem import FunctionalProblem
+from codeeval.datasets.problem import FunctionalProblem, Problem
+from codeeval.score.extract import extract_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,8 @@ class Sample:
     line: int
     task_id: str
     program: str
+    #: For ``response`` samples: how the code was found and what was dropped.
+    extraction: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +38,7 @@ class BadLine:
     message: str
 
 
-def read_samples(path: str | Path, problems: Mapping[str, FunctionalProblem]
+def read_samples(path: str | Path, problems: Mapping[str, Problem]
                  ) -> tuple[list[Sample], list[BadLine]]:
     """Read a samples file.
 
@@ -69,10 +74,15 @@ def read_samples(path: str | Path, problems: Mapping[str, FunctionalProblem]
         if not isinstance(value, str):
             bad.append(BadLine(lineno, f"{where}: field {field!r} must be a string"))
             continue
+        extraction = None
         if field == "response":
-            bad.append(BadLine(lineno, f"{where}: field 'response': extracting code from raw "
-                                       "model text is not supported yet; pass 'solution'"))
-            continue
-        program = value if field == "solution" else problem.prompt + value
-        samples.append(Sample(len(samples), lineno, task_id, program))
+            functional = isinstance(problem, FunctionalProblem)
+            found = extract_code(value, problem.entry_point if functional else None,
+                                 keep_script=not functional)
+            # No code at all still scores (as a failure): the model answered badly.
+            program = found.code
+            extraction = {"source": found.source, "dropped": list(found.dropped)}
+        else:
+            program = value if field == "solution" else problem.prompt + value
+        samples.append(Sample(len(samples), lineno, task_id, program, extraction))
     return samples, bad

@@ -65,17 +65,21 @@ def test_samples_keep_good_lines_and_report_bad_ones(tmp_path: Path) -> None:
         "not json",
         json.dumps({"task_id": "T/9", "solution": "x"}),
         json.dumps({"task_id": "T/0", "solution": "a", "completion": "b"}),
-        json.dumps({"task_id": "T/0", "response": "```python\n...```"}),
+        json.dumps({"task_id": "T/0", "response": "Sure:\n```python\ndef f(x):\n    return 2\n"
+                                                  "print(f(1))\n```"}),
         json.dumps({"task_id": "T/0", "solution": 3}),
         "",
         json.dumps({"task_id": "T/0", "solution": "def f(x):\n    return x\n"}),
     ])
     samples, bad = read_samples(path, {"T/0": problem})
-    assert [(s.index, s.line) for s in samples] == [(0, 1), (1, 8)]
+    assert [(s.index, s.line) for s in samples] == [(0, 1), (1, 5), (2, 8)]
     assert samples[0].program == "def f(x):\n    return x\n"
-    assert [b.line for b in bad] == [2, 3, 4, 5, 6]
+    assert samples[1].program == "def f(x):\n    return 2\n"
+    assert samples[1].extraction == {"source": "fenced block 1 of 1",
+                                     "dropped": ["top-level call print(...)"]}
+    assert [b.line for b in bad] == [2, 3, 4, 6]
     assert all(b.message.startswith(f"{path}:{b.line}:") for b in bad)
     assert "unknown task 'T/9'" in bad[1].message
-    assert "not supported yet" in bad[3].message
+    assert "field 'solution' must be a string" in bad[3].message
     with pytest.raises(InputError, match="no such samples file"):
         read_samples(tmp_path / "none.jsonl", {})

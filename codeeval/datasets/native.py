@@ -1,0 +1,298 @@
+"""codeeval's native problem format: one directory per problem, described by ``problem.toml``.
+
+The format is documented for problem authors in ``problems/README.md``; this module is its
+parser. A problem set is a directory whose sub-directories each hold a ``problem.toml``;
+a single problem directory works too. Every file a problem names is read here, so a
+problem is a pure value once loaded, and its digest (part of every cache key) covers the
+text of all those files: editing a test or a reference invalidates cached references.
+
+Errors name the file and the field: ``problems/add/problem.toml: field 'kind': ...``.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from codeeval.datasets.problem import (
+    CHECKER_KINDS,
+    CheckerSpec,
+    FunctionalProblem,
+    GeneratorSpec,
+    Problem,
+    ProblemLimits,
+    StdioProblem,
+    digest,
+)
+from codeeval.errors import InputError
+from codeeval.harness.values import ProtocolError, decode
+
+MANIFEST = "problem.toml"
+FORMAT = 1
+_KINDS = ("function", "stdio")
+_TOP = {"format", "id", "version", "kind", "prompt", "entry_point", "references",
+        "known_wrong", "tests", "atol", "limits", "generator", "checker"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def is_problem_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory holding one problem or a set of them."""
+    return path.is_dir() and ((path / MANIFEST).is_file() or any(
+        (d / MANIFEST).is_file() for d in path.iterdir() if d.is_dir()))
+
+
+def load(path: str | Path) -> list[Problem]:
+    """Load one problem directory or a directory of problem directories.
+
+    Raises:
+        InputError: nothing to load, or a problem is malformed (file and field named).
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory of problems")
+    dirs = [root] if (root / MANIFEST).is_file() else sorted(
+        d for d in root.iterdir() if d.is_dir() and (d / MANIFEST).is_file())
+    if not dirs:
+        raise InputError(f"{root}: no {MANIFEST} here or in any sub-directory")
+    problems: list[Problem] = []
+    seen: dict[str, Path] = {}
+    for d in dirs:
+        problem = load_one(d)
+        if problem.task_id in seen:
+            raise InputError(f"{d / MANIFEST}: field 'id': {problem.task_id!r} is also the id "
+                             f"of {seen[problem.task_id]}")
+        seen[problem.task_id] = d
+        problems.append(problem)
+    return problems
+
+
+def load_one(directory: Path) -> Problem:
+    """Load the problem in ``directory``.
+
+    Raises:
+        InputError: the manifest or a file it names is missing or malformed.
+    """
+    manifest = directory / MANIFEST
+    where = str(manifest)
+    try:
+        spec = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{where}: cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{where}: not valid TOML: {e}") from None
+    r = _Reader(directory, where)
+    unknown = sorted(set(spec) - _TOP)
+    if unknown:
+        raise InputError(f"{where}: unknown field {unknown[0]!r} (known: "
+                         f"{', '.join(sorted(_TOP))})")
+    fmt = r.integer(spec, "format", FORMAT)
+    if fmt != FORMAT:
+        raise InputError(f"{where}: field 'format': {fmt} is not supported (this codeeval "
+                         f"reads format {FORMAT})")
+    task_id = r.string(spec, "id", directory.resolve().name)
+    version = r.string(spec, "version", None)
+    kind = r.string(spec, "kind", None)
+    if kind not in _KINDS:
+        raise InputError(f"{where}: field 'kind': must be one of {', '.join(_KINDS)}")
+    prompt_file = r.string(spec, "prompt", "")
+    prompt = r.text(prompt_file, "prompt") if prompt_file else ""
+    refs = r.files(spec, "references", required=True)
+    wrong = tuple(r.files(spec, "known_wrong", required=False))
+    limits = _limits(r, spec.get("limits", {}))
+    generator = _generator(r, spec.get("generator"))
+    tests = r.string(spec, "tests", None if generator is None else "")
+    contents: dict[str, Any] = {"manifest": spec, "prompt": prompt, "references": refs,
+                                "known_wrong": wrong}
+    alternates = {"alternate_references": tuple(refs[1:])}
+    if kind == "function":
+        entry = r.string(spec, "entry_point", None)
+        if not _IDENT.match(entry):
+            raise InputError(f"{where}: field 'entry_point': {entry!r} is not a Python name")
+        base = _call_tests(directory / tests, where) if tests else ()
+        if "checker" in spec:
+            raise InputError(f"{where}: field 'checker': only stdio problems have a checker")
+        suites = _suites(base, bool(tests), generator)
+        contents["tests"] = [repr(a) for a in base]
+        atol = r.number(spec, "atol", 0.0)
+        return FunctionalProblem(
+            task_id=task_id, prompt=prompt, entry_point=entry, reference=refs[0][1],
+            suites=suites, atol=atol, source_digest=digest(contents), extra=alternates,
+            limits=limits, generator=generator, known_wrong=wrong, version=version)
+    for key in ("entry_point", "atol"):
+        if key in spec:
+            raise InputError(f"{where}: field {key!r}: not used by stdio problems")
+    inputs, answers = _stdio_tests(directory / tests, where) if tests else ((), {})
+    checker = _checker(r, spec.get("checker", {}))
+    contents["tests"] = [[i.decode("latin-1") for i in inputs],
+                         {str(k): v.decode("latin-1") for k, v in answers.items()}]
+    return StdioProblem(
+        task_id=task_id, prompt=prompt, reference=refs[0][1],
+        suites=_suites(inputs, bool(tests), generator), checker=checker, answers=answers,
+        source_digest=digest(contents), limits=limits, generator=generator,
+        known_wrong=wrong, version=version)
+
+
+def _suites(base: tuple[Any, ...], has_tests: bool, generator: GeneratorSpec | None
+            ) -> dict[str, tuple[Any, ...]]:
+    # The generated suite starts as a copy of the base suite; the inputs are generated
+    # (in the sandbox) when references are computed.
+    suites: dict[str, tuple[Any, ...]] = {"base": base} if has_tests else {}
+    if generator is not None:
+        suites[generator.suite] = base
+    return suites
+
+
+class _Reader:
+    """Typed field access with errors that name the manifest and the field."""
+
+    def __init__(self, directory: Path, where: str) -> None:
+        self.dir = directory
+        self.where = where
+
+    def fail(self, field: str, why: str) -> InputError:
+        return InputError(f"{self.where}: field {field!r}: {why}")
+
+    def string(self, table: dict[str, Any], key: str, default: str | None) -> str:
+        value = table.get(key, default)
+        if value is None:
+            raise self.fail(key, "is required")
+        if not isinstance(value, str):
+            raise self.fail(key, "must be a string")
+        return value
+
+    def integer(self, table: dict[str, Any], key: str, default: int) -> int:
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(key, "must be a whole number")
+        return value
+
+    def number(self, table: dict[str, Any], key: str, default: float) -> float:
+        value = table.get(key, default)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise self.fail(key, "must be a non-negative number")
+        return float(value)
+
+    def text(self, name: str, field: str) -> str:
+        path = self.dir / name
+        if not path.resolve().is_relative_to(self.dir.resolve()):
+            raise self.fail(field, f"{name!r} is outside the problem directory")
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise self.fail(field, f"file {name!r} does not exist") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise self.fail(field, f"cannot read {name!r}: {e}") from None
+
+    def files(self, table: dict[str, Any], key: str, *, required: bool
+              ) -> list[tuple[str, str]]:
+        """``(name, text)`` of each file named (glob patterns allowed), in order."""
+        value = table.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be a file name or a list of them")
+        out: list[tuple[str, str]] = []
+        for pattern in value:
+            names = sorted(str(Path(m).relative_to(self.dir)) for m in
+                           glob.glob(str(self.dir / pattern))) if glob.has_magic(pattern) \
+                else [pattern]
+            if not names:
+                raise self.fail(key, f"{pattern!r} matches no file")
+            out.extend((n, self.text(n, key)) for n in names)
+        if required and not out:
+            raise self.fail(key, "needs at least one file")
+        return out
+
+
+def _limits(r: _Reader, table: Any) -> ProblemLimits:
+    if not isinstance(table, dict):
+        raise r.fail("limits", "must be a table")
+    extra = sorted(set(table) - {"time_floor_s", "time_factor", "memory_mb"})
+    if extra:
+        raise r.fail(f"limits.{extra[0]}", "unknown limit")
+    floor = r.number(table, "time_floor_s", 0) if "time_floor_s" in table else None
+    factor = r.number(table, "time_factor", 0) if "time_factor" in table else None
+    memory = r.integer(table, "memory_mb", 0) if "memory_mb" in table else None
+    if floor is not None and floor <= 0:
+        raise r.fail("limits.time_floor_s", "must be positive")
+    if memory is not None and memory < 16:
+        raise r.fail("limits.memory_mb", "must be at least 16")
+    return ProblemLimits(floor, factor, memory)
+
+
+def _generator(r: _Reader, table: Any) -> GeneratorSpec | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise r.fail("generator", "must be a table")
+    extra = sorted(set(table) - {"file", "count", "seed", "suite", "validator"})
+    if extra:
+        raise r.fail(f"generator.{extra[0]}", "unknown field")
+    count = r.integer(table, "count", 0)
+    if not 0 < count <= 10_000:
+        raise r.fail("generator.count", "must be between 1 and 10000")
+    suite = r.string(table, "suite", "plus")
+    if suite == "base":
+        raise r.fail("generator.suite", "'base' is the suite of the tests file")
+    validator = r.string(table, "validator", "") or None
+    return GeneratorSpec(
+        source=r.text(r.string(table, "file", None), "generator.file"), count=count,
+        seed=r.integer(table, "seed", 0), suite=suite,
+        validator=r.text(validator, "generator.validator") if validator else None)
+
+
+def _checker(r: _Reader, table: Any) -> CheckerSpec:
+    if not isinstance(table, dict):
+        raise r.fail("checker", "must be a table")
+    extra = sorted(set(table) - {"kind", "abs_tol", "rel_tol", "file"})
+    if extra:
+        raise r.fail(f"checker.{extra[0]}", "unknown field")
+    kind = r.string(table, "kind", "lines")
+    if kind not in CHECKER_KINDS:
+        raise r.fail("checker.kind", f"must be one of {', '.join(CHECKER_KINDS)}")
+    file = r.string(table, "file", "")
+    if (kind == "custom") != bool(file):
+        raise r.fail("checker.file", "a custom checker needs a file, and only it")
+    return CheckerSpec(kind=kind, abs_tol=r.number(table, "abs_tol", 1e-6),
+                       rel_tol=r.number(table, "rel_tol", 1e-6),
+                       source=r.text(file, "checker.file") if file else None)
+
+
+def _call_tests(path: Path, where: str) -> tuple[tuple[Any, ...], ...]:
+    """One JSON array of arguments per line (tagged values allowed, see harness.values)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{where}: field 'tests': cannot read {path.name}: {e}") from None
+    tests = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            args = decode(json.loads(line))
+        except (ValueError, ProtocolError) as e:
+            raise InputError(f"{path}:{n}: not a test input: {e}") from None
+        if not isinstance(args, list):
+            raise InputError(f"{path}:{n}: a test input is a JSON array of arguments")
+        tests.append(tuple(args))
+    return tuple(tests)
+
+
+def _natural(name: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _stdio_tests(path: Path, where: str) -> tuple[tuple[bytes, ...], dict[int, bytes]]:
+    """``NAME.in`` files (natural order) and the ``NAME.out`` answers that exist."""
+    if not path.is_dir():
+        raise InputError(f"{where}: field 'tests': {path} is not a directory of .in files")
+    ins = sorted(path.glob("*.in"), key=lambda p: _natural(p.name))
+    if not ins:
+        raise InputError(f"{where}: field 'tests': no .in files in {path}")
+    answers = {i: p.with_suffix(".out").read_bytes() for i, p in enumerate(ins)
+               if p.with_suffix(".out").is_file()}
+    return tuple(p.read_bytes() for p in ins), answers
