@@ -185,7 +185,7 @@ def _print_table(data: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(f"{data['n_samples']} samples, {data['n_problems']} problems, "
                   f"{data['distinct_programs_run']} distinct programs run in "
                   f"{data['wall_time_s']} s")

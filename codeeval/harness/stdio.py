@@ -109,11 +109,13 @@ def _one(backend: Backend, problem: StdioProblem, prepared: Prepared, stdin: byt
     result = run_prepared(backend, prepared, stdin=stdin, limits=limits)
     if result.status is RunStatus.SE:
         raise SandboxError(f"sandbox failure: {result.reason}")
-    if result.status is not RunStatus.OK:
+    if result.status not in (RunStatus.OK, RunStatus.RE):
         return Verdict.from_status(result.status), result.reason or result.status.value, None
-    if result.exit_code != 0:
+    if result.status is RunStatus.RE or result.exit_code != 0:
         tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        return Verdict.RE, f"exit code {result.exit_code}: {tail[0][:300]}", None
+        how = (f"exit code {result.exit_code}" if result.exit_code is not None
+               else result.reason or "runtime error")
+        return Verdict.RE, f"{how}: {tail[0][:300]}", None
     got = describe(result.stdout)
     checker = problem.checker
     if checker.kind == "custom":
@@ -139,7 +141,8 @@ def run_checker(backend: Backend, source: str, stdin: bytes, output: bytes,
               limits=Limits(time_s=CHECKER_TIME_S, memory_mb=1024,
                             scratch_mb=64 + (len(output) + len(answer) + len(stdin) >> 20)))
     result: RunResult = backend.run(job)
-    if result.status is RunStatus.OK and result.exit_code in (0, 1):
+    # A checker's "reject" is exit status 1, which the sandbox reports as a runtime error.
+    if result.status in (RunStatus.OK, RunStatus.RE) and result.exit_code in (0, 1):
         if result.exit_code == 0:
             return None
         first = result.stdout.decode(errors="replace").strip().splitlines()[:1] or [""]

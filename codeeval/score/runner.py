@@ -208,7 +208,7 @@ def _limits_report(problems: Sequence[Problem], samples: Sequence[Sample],
             continue
         policy, source = options.policy_for(p)
         sources[source] += 1
-        if source == "problem":
+        if source == "problem" or p.limits.memory_mb is not None:
             per_problem[p.task_id] = {"floor_s": policy.floor_s, "factor": policy.factor,
                                       "memory_mb": options.memory_for(p)}
     return {"rule": "per test: max(floor, factor * reference CPU time), CPU time",
