@@ -52,7 +52,7 @@ def test_reference_outputs_and_given_answers(backend: Backend) -> None:
     ("def broken(:\n", Verdict.RE, "SyntaxError"),
     # Expected answers never enter the sandbox: nothing to find on disk.
     ("import glob\nfound = glob.glob('/box/**', recursive=True) + glob.glob('/tmp/**')\n"
-     "print(2 if found == ['/box/', '/box/main.py'] else found)\n", Verdict.AC, ""),
+     "print(2 * int(input()) if found == ['/box/', '/box/main.py'] else found)\n", Verdict.AC, ""),
     ("print('PASSED')\nprint('All tests passed')\n", Verdict.WA, "expected '2'"),
 ])
 def test_verdicts(backend: Backend, code: str, verdict: Verdict, reason: str) -> None:
