@@ -8,7 +8,7 @@ from codeeval.grading.checkers import CHECKERS, Checker, exact, floats, lines, t
 
 
 def test_registry_names_every_builtin_checker() -> None:
-    assert CHECKERS == {"exact": exact, "lines": lines, "tokens": tokens, "float": floats}
+    assert {"exact": exact, "lines": lines, "tokens": tokens, "float": floats} == CHECKERS
 
 
 @pytest.mark.parametrize("checker", [exact, lines, tokens, floats])
