@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import json
+import keyword
 import re
 import tomllib
 from pathlib import Path
@@ -105,14 +106,18 @@ def load_one(directory: Path) -> Problem:
     limits = _limits(r, spec.get("limits", {}))
     generator = _generator(r, spec.get("generator"))
     tests = r.string(spec, "tests", None if generator is None else "")
-    contents: dict[str, Any] = {"manifest": spec, "prompt": prompt, "references": refs,
-                                "known_wrong": wrong}
+    if not tests and generator is None:
+        raise r.fail("tests", "is required unless the problem has a [generator]")
+    # Everything the problem's behaviour depends on goes into its digest.
+    contents: dict[str, Any] = {
+        "manifest": spec, "prompt": prompt, "references": refs, "known_wrong": wrong,
+        "generator": None if generator is None else [generator.source, generator.validator]}
     alternates = {"alternate_references": tuple(refs[1:])}
     if kind == "function":
         entry = r.string(spec, "entry_point", None)
-        if not _IDENT.match(entry):
+        if not _IDENT.match(entry) or keyword.iskeyword(entry):
             raise InputError(f"{where}: field 'entry_point': {entry!r} is not a Python name")
-        base = _call_tests(directory / tests, where) if tests else ()
+        base = _call_tests(r.path(tests, "tests"), where) if tests else ()
         if "checker" in spec:
             raise InputError(f"{where}: field 'checker': only stdio problems have a checker")
         suites = _suites(base, bool(tests), generator)
@@ -125,15 +130,16 @@ def load_one(directory: Path) -> Problem:
     for key in ("entry_point", "atol"):
         if key in spec:
             raise InputError(f"{where}: field {key!r}: not used by stdio problems")
-    inputs, answers = _stdio_tests(directory / tests, where) if tests else ((), {})
+    inputs, answers = _stdio_tests(r.path(tests, "tests"), where) if tests else ((), {})
     checker = _checker(r, spec.get("checker", {}))
+    contents["checker"] = checker.source
     contents["tests"] = [[i.decode("latin-1") for i in inputs],
                          {str(k): v.decode("latin-1") for k, v in answers.items()}]
     return StdioProblem(
         task_id=task_id, prompt=prompt, reference=refs[0][1],
         suites=_suites(inputs, bool(tests), generator), checker=checker, answers=answers,
         source_digest=digest(contents), limits=limits, generator=generator,
-        known_wrong=wrong, version=version)
+        known_wrong=wrong, version=version, extra=alternates)
 
 
 def _suites(base: tuple[Any, ...], has_tests: bool, generator: GeneratorSpec | None
@@ -149,12 +155,17 @@ def _suites(base: tuple[Any, ...], has_tests: bool, generator: GeneratorSpec | N
 class _Reader:
     """Typed field access with errors that name the manifest and the field."""
 
-    def __init__(self, directory: Path, where: str) -> None:
+    def __init__(self, directory: Path, where: str, table: str = "") -> None:
         self.dir = directory
         self.where = where
+        self.table = table  # "generator." for fields of the [generator] table
+
+    def sub(self, table: str) -> _Reader:
+        """A reader whose errors name fields of ``[table]``."""
+        return _Reader(self.dir, self.where, f"{table}.")
 
     def fail(self, field: str, why: str) -> InputError:
-        return InputError(f"{self.where}: field {field!r}: {why}")
+        return InputError(f"{self.where}: field {self.table + field!r}: {why}")
 
     def string(self, table: dict[str, Any], key: str, default: str | None) -> str:
         value = table.get(key, default)
@@ -176,10 +187,19 @@ class _Reader:
             raise self.fail(key, "must be a non-negative number")
         return float(value)
 
-    def text(self, name: str, field: str) -> str:
+    def path(self, name: str, field: str) -> Path:
+        """``name`` inside the problem directory.
+
+        Raises:
+            InputError: the path leads outside the problem directory.
+        """
         path = self.dir / name
-        if not path.resolve().is_relative_to(self.dir.resolve()):
+        if not name or not path.resolve().is_relative_to(self.dir.resolve()):
             raise self.fail(field, f"{name!r} is outside the problem directory")
+        return path
+
+    def text(self, name: str, field: str) -> str:
+        path = self.path(name, field)
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -197,8 +217,7 @@ class _Reader:
             raise self.fail(key, "must be a file name or a list of them")
         out: list[tuple[str, str]] = []
         for pattern in value:
-            names = sorted(str(Path(m).relative_to(self.dir)) for m in
-                           glob.glob(str(self.dir / pattern))) if glob.has_magic(pattern) \
+            names = sorted(glob.glob(pattern, root_dir=self.dir)) if glob.has_magic(pattern) \
                 else [pattern]
             if not names:
                 raise self.fail(key, f"{pattern!r} matches no file")
@@ -211,16 +230,18 @@ class _Reader:
 def _limits(r: _Reader, table: Any) -> ProblemLimits:
     if not isinstance(table, dict):
         raise r.fail("limits", "must be a table")
+    t = r.sub("limits")
     extra = sorted(set(table) - {"time_floor_s", "time_factor", "memory_mb"})
     if extra:
-        raise r.fail(f"limits.{extra[0]}", "unknown limit")
-    floor = r.number(table, "time_floor_s", 0) if "time_floor_s" in table else None
-    factor = r.number(table, "time_factor", 0) if "time_factor" in table else None
-    memory = r.integer(table, "memory_mb", 0) if "memory_mb" in table else None
-    if floor is not None and floor <= 0:
-        raise r.fail("limits.time_floor_s", "must be positive")
+        raise t.fail(extra[0], "unknown limit")
+    floor = t.number(table, "time_floor_s", 0) if "time_floor_s" in table else None
+    factor = t.number(table, "time_factor", 0) if "time_factor" in table else None
+    memory = t.integer(table, "memory_mb", 0) if "memory_mb" in table else None
+    for key, value in (("time_floor_s", floor), ("time_factor", factor)):
+        if value is not None and value <= 0:
+            raise t.fail(key, "must be positive")
     if memory is not None and memory < 16:
-        raise r.fail("limits.memory_mb", "must be at least 16")
+        raise t.fail("memory_mb", "must be at least 16")
     return ProblemLimits(floor, factor, memory)
 
 
@@ -229,37 +250,39 @@ def _generator(r: _Reader, table: Any) -> GeneratorSpec | None:
         return None
     if not isinstance(table, dict):
         raise r.fail("generator", "must be a table")
+    t = r.sub("generator")
     extra = sorted(set(table) - {"file", "count", "seed", "suite", "validator"})
     if extra:
-        raise r.fail(f"generator.{extra[0]}", "unknown field")
-    count = r.integer(table, "count", 0)
+        raise t.fail(extra[0], "unknown field")
+    count = t.integer(table, "count", 0)
     if not 0 < count <= 10_000:
-        raise r.fail("generator.count", "must be between 1 and 10000")
-    suite = r.string(table, "suite", "plus")
-    if suite == "base":
-        raise r.fail("generator.suite", "'base' is the suite of the tests file")
-    validator = r.string(table, "validator", "") or None
+        raise t.fail("count", "must be between 1 and 10000")
+    suite = t.string(table, "suite", "plus")
+    if suite == "base" or not suite.strip():
+        raise t.fail("suite", "must be a name other than 'base' (the tests file's suite)")
+    validator = t.string(table, "validator", "") or None
     return GeneratorSpec(
-        source=r.text(r.string(table, "file", None), "generator.file"), count=count,
-        seed=r.integer(table, "seed", 0), suite=suite,
-        validator=r.text(validator, "generator.validator") if validator else None)
+        source=t.text(t.string(table, "file", None), "file"), count=count,
+        seed=t.integer(table, "seed", 0), suite=suite,
+        validator=t.text(validator, "validator") if validator else None)
 
 
 def _checker(r: _Reader, table: Any) -> CheckerSpec:
     if not isinstance(table, dict):
         raise r.fail("checker", "must be a table")
+    t = r.sub("checker")
     extra = sorted(set(table) - {"kind", "abs_tol", "rel_tol", "file"})
     if extra:
-        raise r.fail(f"checker.{extra[0]}", "unknown field")
-    kind = r.string(table, "kind", "lines")
+        raise t.fail(extra[0], "unknown field")
+    kind = t.string(table, "kind", "lines")
     if kind not in CHECKER_KINDS:
-        raise r.fail("checker.kind", f"must be one of {', '.join(CHECKER_KINDS)}")
-    file = r.string(table, "file", "")
+        raise t.fail("kind", f"must be one of {', '.join(CHECKER_KINDS)}")
+    file = t.string(table, "file", "")
     if (kind == "custom") != bool(file):
-        raise r.fail("checker.file", "a custom checker needs a file, and only it")
-    return CheckerSpec(kind=kind, abs_tol=r.number(table, "abs_tol", 1e-6),
-                       rel_tol=r.number(table, "rel_tol", 1e-6),
-                       source=r.text(file, "checker.file") if file else None)
+        raise t.fail("file", "a custom checker needs a file, and only it")
+    return CheckerSpec(kind=kind, abs_tol=t.number(table, "abs_tol", 1e-6),
+                       rel_tol=t.number(table, "rel_tol", 1e-6),
+                       source=t.text(file, "file") if file else None)
 
 
 def _call_tests(path: Path, where: str) -> tuple[tuple[Any, ...], ...]:
@@ -290,9 +313,13 @@ def _stdio_tests(path: Path, where: str) -> tuple[tuple[bytes, ...], dict[int, b
     """``NAME.in`` files (natural order) and the ``NAME.out`` answers that exist."""
     if not path.is_dir():
         raise InputError(f"{where}: field 'tests': {path} is not a directory of .in files")
-    ins = sorted(path.glob("*.in"), key=lambda p: _natural(p.name))
+    ins = sorted((p for p in path.glob("*.in") if p.is_file()), key=lambda p: _natural(p.name))
     if not ins:
         raise InputError(f"{where}: field 'tests': no .in files in {path}")
-    answers = {i: p.with_suffix(".out").read_bytes() for i, p in enumerate(ins)
-               if p.with_suffix(".out").is_file()}
-    return tuple(p.read_bytes() for p in ins), answers
+    try:
+        answers = {i: p.with_suffix(".out").read_bytes() for i, p in enumerate(ins)
+                   if p.with_suffix(".out").is_file()}
+        return tuple(p.read_bytes() for p in ins), answers
+    except OSError as e:
+        raise InputError(f"{where}: field 'tests': cannot read {e.filename}: "
+                         f"{e.strerror}") from None

@@ -115,6 +115,7 @@ class StdioProblem:
     known_wrong: tuple[tuple[str, str], ...] = ()
     version: str = ""
     entry_point: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 #: Everything the scorer accepts.

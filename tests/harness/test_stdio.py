@@ -99,7 +99,8 @@ def test_generated_inputs_are_seeded_and_validated(backend: Backend) -> None:
     problem = StdioProblem(task_id="t/gen", prompt="", reference=DOUBLE,
                            suites={"base": (b"1\n",), "plus": (b"1\n",)}, generator=spec)
     first = inputs.generate(backend, problem)
-    assert len(first) == 5 and all(isinstance(x, bytes) for x in first)
+    assert len(first) == 5
+    assert all(isinstance(x, bytes) for x in first)
     assert inputs.generate(backend, problem) == first
     bad = GeneratorSpec(source=gen, count=5, seed=3,
                         validator="def validate(text):\n    assert int(text) < 0, 'negative'\n")

@@ -181,6 +181,19 @@ def test_digest_follows_a_tests_jsonl_edit(tmp_path: Path) -> None:
     assert after.source_digest != before.source_digest
 
 
+@pytest.mark.parametrize(("problem", "file"), [("two_sum", "generator.py"),
+                                               ("two_sum", "validator.py"),
+                                               ("pair_with_sum", "checker.py")])
+def test_digest_covers_generator_validator_and_checker(tmp_path: Path, problem: str,
+                                                       file: str) -> None:
+    copy = shutil.copytree(PROBLEMS / problem, tmp_path / problem)
+    (before,) = native.load(copy)
+    with (copy / file).open("a") as f:
+        f.write("# edited\n")
+    (after,) = native.load(copy)
+    assert after.source_digest != before.source_digest
+
+
 # --- tests.jsonl values -----------------------------------------------------------------
 
 
@@ -244,7 +257,20 @@ ERRORS = [
     pytest.param(manifest(FUNCTION, tables=GEN + "count = 0\n"), {},
                  r"field 'generator.count': must be between 1 and 10000", id="generator-count-0"),
     pytest.param(manifest(FUNCTION, tables=GEN + 'count = 5\nsuite = "base"\n'), {},
-                 r"field 'generator.suite': 'base' is the suite", id="generator-suite-base"),
+                 r"field 'generator.suite': must be a name other than 'base'",
+                 id="generator-suite-base"),
+    pytest.param(manifest(FUNCTION, tables=GEN + 'count = "5"\n'), {},
+                 r"field 'generator.count': must be a whole number", id="generator-count-text"),
+    pytest.param(manifest(FUNCTION, tables='[limits]\ntime_factor = 0\n'), {},
+                 r"field 'limits.time_factor': must be positive", id="zero-time-factor"),
+    pytest.param(manifest(FUNCTION, tests='"../outside.jsonl"'), {},
+                 r"field 'tests': '\.\./outside\.jsonl' is outside the problem directory",
+                 id="tests-outside"),
+    pytest.param(manifest(FUNCTION, entry_point='"class"'), {},
+                 r"field 'entry_point': 'class' is not a Python name", id="keyword-entry-point"),
+    pytest.param(manifest(FUNCTION, tests='""'), {},
+                 r"field 'tests': is required unless the problem has a \[generator\]",
+                 id="no-tests-no-generator"),
     pytest.param(manifest(STDIO, tests='"empty"'), {"empty/readme.txt": "x"},
                  r"field 'tests': no \.in files in", id="stdio-no-in-files"),
     pytest.param(manifest(STDIO, tests='"ref.py"'), {},
