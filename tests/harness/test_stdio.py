@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from codeeval.datasets.problem import CheckerSpec, GeneratorSpec, StdioProblem
@@ -21,11 +19,9 @@ PROBLEM = StdioProblem(task_id="t/double", prompt="", reference=DOUBLE,
 FAST = TimePolicy(floor_s=0.5, factor=1.0)
 
 
-@pytest.fixture(scope="module")
-def backend() -> Iterator[Backend]:
-    b = _backend("namespace")
-    yield b
-    b.close()
+@pytest.fixture
+def backend() -> Backend:
+    return _backend("namespace")  # shared by the whole session: never closed here
 
 
 def judge(backend: Backend, code: str, problem: StdioProblem = PROBLEM, **kw: bool
