@@ -106,10 +106,6 @@ def handle(args: argparse.Namespace) -> int:
                         ("--memory-limit", args.memory_limit)):
         if value is not None and not value > 0:
             raise InputError(f"{flag} must be positive, got {value}")
-    if args.static:
-        from codeeval.score.static import ensure_available
-
-        ensure_available()
     problems = _load_problems(args)
     by_id = {p.task_id: p for p in problems}
     samples, bad = read_samples(args.samples, by_id)

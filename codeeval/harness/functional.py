@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codeeval.datasets.problem import ORACLE_EQUAL, FunctionalProblem
+from codeeval.datasets.problem import ORACLE_EQUAL, FunctionalProblem, Problem
 from codeeval.errors import SandboxError
 from codeeval.grading.compare import outputs_match
 from codeeval.grading.oracles import ORACLES
@@ -257,8 +257,9 @@ class ReferenceFailed(SandboxError):
     """The reference solution could not produce expected outputs (a dataset problem)."""
 
 
-def longest_suite(problem: FunctionalProblem) -> tuple[tuple[Any, ...], ...]:
-    """The inputs of the problem's last (cumulative, so longest) suite."""
+def longest_suite(problem: Problem) -> tuple[Any, ...]:
+    """The inputs of the problem's last (cumulative, so longest) suite: argument tuples
+    for call-based problems, stdin bytes for stdio problems."""
     return list(problem.suites.values())[-1] if problem.suites else ()
 
 
@@ -383,9 +384,8 @@ def record_inputs(backend: Backend, problem: FunctionalProblem, *,
               runtime_paths=PYTHON.runtime_paths())
     result = backend.run(job)
     if result.status is not RunStatus.OK:
-        tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
         raise ReferenceFailed(f"{problem.task_id}: recording the test's inputs failed "
-                              f"({result.reason}) {tail[0][:300]}")
+                              f"({result.reason}) {result.stderr_tail(300)}")
     try:
         calls = [tuple(decode(c)) for c in json.loads(result.stdout)]
     except (ValueError, ProtocolError, TypeError) as e:

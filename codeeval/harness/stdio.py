@@ -26,6 +26,7 @@ from codeeval.harness.functional import (
     SuiteOutcome,
     TimePolicy,
     describe,
+    longest_suite,
     suite_outcomes,
 )
 from codeeval.harness.program import Prepared, prepare, run_prepared
@@ -38,11 +39,6 @@ from codeeval.sandbox.base import Backend
 OUTPUT_SLACK = 1 << 20
 CHECKER_TIME_S = 10.0
 _DEFAULT_POLICY = TimePolicy()
-
-
-def longest_inputs(problem: StdioProblem) -> tuple[bytes, ...]:
-    """The stdin of every test of the problem's last (cumulative, so longest) suite."""
-    return list(problem.suites.values())[-1] if problem.suites else ()
 
 
 def run_reference(backend: Backend, problem: StdioProblem, *, per_test_s: float = 20.0,
@@ -60,12 +56,12 @@ def run_reference(backend: Backend, problem: StdioProblem, *, per_test_s: float 
     outputs: list[bytes] = []
     times: list[float] = []
     limits = Limits(time_s=per_test_s, memory_mb=memory_mb, stdout_bytes=64 << 20)
-    for i, stdin in enumerate(longest_inputs(problem)):
+    for i, stdin in enumerate(longest_suite(problem)):
         result = run_prepared(backend, prepared, stdin=stdin, limits=limits)
         if result.status is not RunStatus.OK or result.exit_code != 0:
-            tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
             raise ReferenceFailed(f"{problem.task_id}: the reference failed test {i} "
-                                  f"({result.reason or result.status.value}) {tail[0][:200]}")
+                                  f"({result.reason or result.status.value}) "
+                                  f"{result.stderr_tail(200)}")
         outputs.append(problem.answers.get(i, result.stdout))
         times.append(result.cpu_time_s)
     return Expected(tuple(outputs), tuple(times), {})
@@ -79,7 +75,7 @@ def judge(backend: Backend, problem: StdioProblem, code: str, expected: Expected
     Raises:
         SandboxError: the sandbox (or a custom checker) failed: an infra error.
     """
-    inputs = longest_inputs(problem)
+    inputs = longest_suite(problem)
     bounds = {name: len(suite) for name, suite in problem.suites.items()}
     passed = [False] * len(inputs)
     failures: list[tuple[int, Verdict, dict[str, Any]]] = []
@@ -112,10 +108,9 @@ def _one(backend: Backend, problem: StdioProblem, prepared: Prepared, stdin: byt
     if result.status not in (RunStatus.OK, RunStatus.RE):
         return Verdict.from_status(result.status), result.reason or result.status.value, None
     if result.status is RunStatus.RE or result.exit_code != 0:
-        tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
         how = (f"exit code {result.exit_code}" if result.exit_code is not None
                else result.reason or "runtime error")
-        return Verdict.RE, f"{how}: {tail[0][:300]}", None
+        return Verdict.RE, f"{how}: {result.stderr_tail(300)}", None
     got = describe(result.stdout)
     checker = problem.checker
     if checker.kind == "custom":
@@ -147,6 +142,5 @@ def run_checker(backend: Backend, source: str, stdin: bytes, output: bytes,
             return None
         first = result.stdout.decode(errors="replace").strip().splitlines()[:1] or [""]
         return f"checker: {first[0][:300] or 'rejected'}"
-    tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
     raise SandboxError(f"the checker failed ({result.reason or result.status.value}, exit "
-                       f"{result.exit_code}) {tail[0][:200]}")
+                       f"{result.exit_code}) {result.stderr_tail(200)}")

@@ -415,10 +415,8 @@ class NamespaceBackend(Backend):
         except SandboxError as e:
             raise BackendUnavailable(f"bubblewrap cannot create a sandbox here: {e}") from e
         if result.exit_code != 0:
-            detail = result.stderr.decode(errors="replace").strip().splitlines()
-            raise BackendUnavailable(
-                "bubblewrap cannot create a sandbox here: "
-                + (detail[-1] if detail else result.reason))
+            raise BackendUnavailable("bubblewrap cannot create a sandbox here: "
+                                     + (result.stderr_tail(500) or result.reason))
 
 
 def _kernel_at_least(major: int, minor: int) -> bool:
