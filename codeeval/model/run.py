@@ -216,7 +216,7 @@ class RunResult:
     files: Mapping[str, bytes] = field(default_factory=dict)
     reason: str = ""
 
-    def stderr_tail(self, limit: int) -> str:
+    def stderr_tail(self, limit: int | None = None) -> str:
         """The last non-empty line of stderr (a traceback's message), cut to ``limit``."""
         lines = self.stderr.decode(errors="replace").strip().splitlines()
         return lines[-1][:limit] if lines else ""

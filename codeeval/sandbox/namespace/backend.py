@@ -416,7 +416,7 @@ class NamespaceBackend(Backend):
             raise BackendUnavailable(f"bubblewrap cannot create a sandbox here: {e}") from e
         if result.exit_code != 0:
             raise BackendUnavailable("bubblewrap cannot create a sandbox here: "
-                                     + (result.stderr_tail(500) or result.reason))
+                                     + (result.stderr_tail() or result.reason))
 
 
 def _kernel_at_least(major: int, minor: int) -> bool:
