@@ -42,6 +42,7 @@ class Settings:
     bwrap: str | None = None
     cgroups: bool = True
     prespawn: int = 2
+    forkserver: bool = True
     debug: bool = False
     cache: str = os.path.join(os.path.expanduser("~"), ".cache", "codeeval")
 
@@ -65,6 +66,7 @@ class Settings:
             bwrap=env.get("CODEEVAL_BWRAP") or None,
             cgroups=_choice(env, "CODEEVAL_CGROUPS", ("auto", "off"), "auto") == "auto",
             prespawn=_int(env, "CODEEVAL_PRESPAWN", base.prespawn, minimum=0),
+            forkserver=_choice(env, "CODEEVAL_FORKSERVER", ("auto", "off"), "auto") == "auto",
             debug=env.get("CODEEVAL_DEBUG", "") not in ("", "0"),
             cache=env.get("CODEEVAL_CACHE") or base.cache,
         )

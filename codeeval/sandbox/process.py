@@ -96,6 +96,25 @@ class ProcessTree(ABC):
         """The highest resident memory seen by :meth:`sampled`, or ``None`` if never sampled."""
         return (self._meter.peak_rss_bytes or None) if self._meter is not None else None
 
+    def exit_fd(self) -> int | None:
+        """A new fd that becomes readable once the run has ended (the caller closes it).
+
+        The default is a pidfd of :attr:`pid`; ``None`` when it cannot be had.
+        """
+        try:
+            return os.pidfd_open(self.pid)
+        except OSError:  # the outer process is already gone, or pidfd is unsupported
+            return None
+
+    def wait_exit(self, block: bool) -> tuple[int, Any] | None:
+        """Reap the run: ``(wait status, rusage or None)``, or ``None`` if it is still running
+        (only when not ``block``). The default waits for :attr:`pid`, our child."""
+        try:
+            pid, status, rusage = os.wait4(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return 0, None
+        return None if pid == 0 else (status, rusage)
+
     def reaped(self, wait_status: int) -> None:
         """Called once the supervisor has reaped :attr:`pid`; keeps :attr:`popen` in step."""
         self.ended = True
@@ -207,13 +226,10 @@ class SandboxProcess:
             self._fds["chan_from"] = channel_from
         for fd in self._fds.values():
             os.set_blocking(fd, False)
-        try:
-            self._pidfd: int | None = os.pidfd_open(tree.pid)
-        except OSError:  # the outer process is already gone, or pidfd is unsupported
-            self._pidfd = None
+        self._exit_fd: int | None = tree.exit_fd()
         self._sel = selectors.DefaultSelector()
-        if self._pidfd is not None:
-            self._sel.register(self._pidfd, selectors.EVENT_READ, "exit")
+        if self._exit_fd is not None:
+            self._sel.register(self._exit_fd, selectors.EVENT_READ, "exit")
         for name in ("stdout", "stderr", "chan_from"):
             if name in self._fds:
                 self._sel.register(self._fds[name], selectors.EVENT_READ, name)
@@ -393,19 +409,16 @@ class SandboxProcess:
                 self._write_stdin()
             elif name == "chan_to":
                 self._write_channel()
-        if self._pidfd is None and self._status is None:
+        if self._exit_fd is None and self._status is None:
             self._reap(block=False)
         if check_limits:
             self._check_limits(time.monotonic())
 
     def _reap(self, block: bool = True) -> None:
-        flags = 0 if block else os.WNOHANG
-        try:
-            pid, status, rusage = os.wait4(self._tree.pid, flags)
-        except ChildProcessError:
-            pid, status, rusage = self._tree.pid, 0, None
-        if pid == 0:
+        reaped = self._tree.wait_exit(block)
+        if reaped is None:
             return
+        status, rusage = reaped
         self._ended = time.monotonic()
         self._status = status
         self._tree.reaped(status)
@@ -417,10 +430,10 @@ class SandboxProcess:
             inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             if rusage.ru_maxrss > inherited:
                 self._rusage_maxrss = rusage.ru_maxrss * 1024
-        if self._pidfd is not None:
-            self._sel.unregister(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
+        if self._exit_fd is not None:
+            self._sel.unregister(self._exit_fd)
+            os.close(self._exit_fd)
+            self._exit_fd = None
         # The outer process is gone; make sure nothing of the tree outlives it, then drain
         # what is still buffered in the pipes.
         self._tree.kill()
@@ -540,9 +553,9 @@ class SandboxProcess:
         finally:
             for name in list(self._fds):
                 self._close_fd(name)
-            if self._pidfd is not None:
-                os.close(self._pidfd)
-                self._pidfd = None
+            if self._exit_fd is not None:
+                os.close(self._exit_fd)
+                self._exit_fd = None
             self._sel.close()
         obs = Observation(
             exit_code=exit_code, signal=sig, killed=self._killed, cpu_time_s=cpu,

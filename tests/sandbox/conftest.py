@@ -110,6 +110,7 @@ def _leftovers(backend: Backend) -> list[str]:
         for live in live_backends():
             live.quiesce()
             idle += live.idle_runs()
+            idle += [(run_id, -1, fds) for run_id, fds in live.resident()]
         idle_ids = {run_id for run_id, _, _ in idle}
         idle_uids = {uid for _, uid, _ in idle}
 
@@ -173,6 +174,7 @@ class Runner:
         fds_after = set(os.listdir("/proc/self/fd"))
         fds_after -= {str(fd) for b in live_backends() for _, _, fds in b.idle_runs()
                       for fd in fds}
+        fds_after -= {str(fd) for b in live_backends() for _, fds in b.resident() for fd in fds}
         # listdir itself opens one fd; compare the sets minus that transient one.
         extra = {fd for fd in fds_after - fds_before if os.path.exists(f"/proc/self/fd/{fd}")}
         if len(extra) > 0:

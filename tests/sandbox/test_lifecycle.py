@@ -1,12 +1,14 @@
-"""Sandbox lifecycle: pre-spawned sandboxes serve one run each, and are always cleaned up.
+"""Sandbox lifecycle: pre-spawned sandboxes and fork-server runs serve one run each, and
+everything is always cleaned up.
 
-Covers what the per-run leak checks cannot: state crossing from one run to the next,
-``close()``, interpreter exit without ``close()``, and the sweeper after a supervisor was
-SIGKILLed with sandboxes alive.
+Covers what the per-run leak checks cannot: state crossing from one run to the next (for
+both ways a namespace run starts), ``close()``, interpreter exit without ``close()``, and
+the sweeper after a supervisor was SIGKILLed with sandboxes alive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -22,7 +24,7 @@ from codeeval import config
 from codeeval.languages.registry import PYTHON
 from codeeval.model.run import FileSpec, Job, Limits, RunStatus
 from codeeval.sandbox.namespace import NamespaceBackend
-from tests.sandbox.conftest import _backend
+from tests.sandbox.conftest import _backend, _our_zombies
 
 pytestmark = pytest.mark.conformance
 
@@ -60,9 +62,19 @@ def wait_clean(run_ids: list[str], uids: list[int], scratch: Path) -> list[str]:
     return left
 
 
-def test_no_state_crosses_from_one_run_to_the_next() -> None:
-    backend = _backend("namespace")
-    assert isinstance(backend, NamespaceBackend)
+def backend_with(*, forkserver: bool, prespawn: int = 2) -> NamespaceBackend:
+    _backend("namespace")  # skips with the reason when the backend is unavailable here
+    backend = NamespaceBackend(dataclasses.replace(config.settings(), forkserver=forkserver,
+                                                   prespawn=prespawn))
+    if forkserver and not backend.forkserver_enabled:
+        backend.close()
+        pytest.skip("the fork server needs root and cgroups")
+    return backend
+
+
+@pytest.mark.parametrize("forkserver", [False, True], ids=["prespawned", "forkserver"])
+def test_no_state_crosses_from_one_run_to_the_next(forkserver: bool) -> None:
+    backend = backend_with(forkserver=forkserver)
     first_job = py_job(textwrap.dedent("""
         import os, subprocess
         for path in ("/box/left.txt", "/tmp/left.txt", "/dev/shm/left.txt"):
@@ -74,7 +86,11 @@ def test_no_state_crosses_from_one_run_to_the_next() -> None:
     for _ in range(2):  # a shape that repeats gets sandboxes prepared for it
         assert backend.run(first_job).status is RunStatus.OK
     backend.quiesce()
-    assert backend.idle_runs(), "the next run should be served by a pre-spawned sandbox"
+    if forkserver:
+        assert backend.resident(), "the runs should have gone through the fork server"
+        assert backend.idle_runs() == []
+    else:
+        assert backend.idle_runs(), "the next run should be served by a pre-spawned sandbox"
     second = backend.run(py_job(textwrap.dedent("""
         import os
         left = [p for p in ("/box/left.txt", "/tmp/left.txt", "/dev/shm/left.txt")
@@ -86,16 +102,16 @@ def test_no_state_crosses_from_one_run_to_the_next() -> None:
     assert second.status is RunStatus.OK, second
     seen = json.loads(second.stdout)
     assert seen["left"] == []
-    assert seen["procs"] <= 2  # bwrap's init and this program
+    assert seen["procs"] <= 2  # the namespace's init and this program
     assert seen["files"] == ["main.py"]
     # The base environment only: nothing the first runs set (SECRET_OF_FIRST).
-    assert set(seen["env"]) == {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD"}
+    assert set(seen["env"]) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD"}
+    assert "SECRET_OF_FIRST" not in seen["env"]
+    backend.close()
 
 
 def test_close_destroys_idle_sandboxes() -> None:
-    _backend("namespace")
-    settings = dataclasses.replace(config.settings(), prespawn=2)
-    backend = NamespaceBackend(settings)
+    backend = backend_with(forkserver=False)
     for _ in range(2):
         assert backend.run(py_job("print(1)")).status is RunStatus.OK
     backend.quiesce()
@@ -108,50 +124,79 @@ def test_close_destroys_idle_sandboxes() -> None:
     assert wait_clean(ids, uids, backend.scratch) == []
 
 
+def test_close_stops_the_fork_server_after_its_runs() -> None:
+    backend = backend_with(forkserver=True, prespawn=0)
+    with backend.start(py_job("import time; time.sleep(1); print('done')")) as running:
+        assert backend.run(py_job("print(1)")).status is RunStatus.OK
+        (server_id, _), = backend.resident()
+        backend.close()
+        # A run already started is not cut short by close() ...
+        assert traces([server_id], [], backend.scratch)
+        result = running.finish(timeout_s=10)
+    assert result.status is RunStatus.OK, result
+    assert result.stdout == b"done\n"
+    # ... and the server goes once it has ended.
+    assert backend.resident() == []
+    assert wait_clean([server_id], [], backend.scratch) == []
+
+
 SCRIPT = textwrap.dedent("""
-    import json, os, signal, sys
+    import dataclasses, json, os, signal, sys
+    from codeeval import config
     from codeeval.sandbox.namespace import NamespaceBackend
     from codeeval.languages.registry import PYTHON
     from codeeval.model.run import FileSpec, Job, Limits
-    b = NamespaceBackend()
+    b = NamespaceBackend(dataclasses.replace(config.settings(),
+                                             forkserver=sys.argv[2] == "forkserver"))
     job = Job(command=PYTHON.substitute(PYTHON.run), files={"main.py": FileSpec(b"print(1)")},
               limits=Limits(time_s=2), runtime_paths=PYTHON.runtime_paths())
     for _ in range(2):
         assert b.run(job).stdout == b"1\\n"
     b.quiesce()
-    print(json.dumps({"idle": [[r, u] for r, u, _ in b.idle_runs()], "scratch": str(b.scratch)}),
-          flush=True)
+    left = [[r, u] for r, u, _ in b.idle_runs()] + [[r, -1] for r, _ in b.resident()]
+    print(json.dumps({"idle": left, "scratch": str(b.scratch)}), flush=True)
     if sys.argv[1] == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
 """)
 
+MODES = pytest.mark.parametrize("mode", ["prespawned", "forkserver"])
 
-def run_script(mode: str) -> tuple[list[str], list[int], Path]:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True,
-                         timeout=120)
+
+def run_script(what: str, mode: str) -> tuple[list[str], list[int], Path]:
+    if mode == "forkserver":
+        backend_with(forkserver=True).close()  # skips where there is no fork server
+    out = subprocess.run([sys.executable, "-c", SCRIPT, what, mode], capture_output=True,
+                         text=True, timeout=120)
     data = json.loads(out.stdout.splitlines()[0])
     ids = [r for r, _ in data["idle"]]
-    uids = [u for _, u in data["idle"]]
+    uids = [u for _, u in data["idle"] if u >= 0]
     assert ids, out
     return ids, uids, Path(data["scratch"])
 
 
-def test_interpreter_exit_without_close_cleans_up() -> None:
+@MODES
+def test_interpreter_exit_without_close_cleans_up(mode: str) -> None:
     _backend("namespace")
-    ids, uids, scratch = run_script("exit")
+    ids, uids, scratch = run_script("exit", mode)
     assert wait_clean(ids, uids, scratch) == []
 
 
-def test_sweeper_removes_what_a_killed_supervisor_left() -> None:
+@MODES
+def test_sweeper_removes_what_a_killed_supervisor_left(mode: str) -> None:
     _backend("namespace")
-    ids, uids, scratch = run_script("kill")
-    assert traces(ids, uids, scratch), "a SIGKILLed supervisor should leave its idle sandboxes"
+    ids, uids, scratch = run_script("kill", mode)
+    assert traces(ids, uids, scratch), "a SIGKILLed supervisor should leave its sandboxes"
     sweeper = NamespaceBackend(dataclasses.replace(config.settings(), prespawn=0))
     try:
         assert set(ids) <= set(sweeper.swept)
         assert wait_clean(ids, uids, scratch) == []
     finally:
         sweeper.close()
+        # The killed supervisor's bubblewrap processes were orphaned to us (a subreaper)
+        # and died with it (--die-with-parent): reap them, as an orchestrator would.
+        for pid in _our_zombies():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 def test_concurrent_runs_from_many_threads() -> None:

@@ -56,6 +56,7 @@ import resource
 import shutil
 import subprocess
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,15 +66,18 @@ from codeeval.model.run import WORKDIR, Job, Limits
 from codeeval.sandbox import runid, workdir
 from codeeval.sandbox.base import Backend, register_backend
 from codeeval.sandbox.namespace import cgroups, seccomp
+from codeeval.sandbox.namespace.forkserver import ForkServer, ForkTree, job_payload, memfd_with
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.namespace.tree import NsTree, read_info
 from codeeval.sandbox.pipes import Pipes
 from codeeval.sandbox.prespawn import PrespawnPool
-from codeeval.sandbox.process import SandboxProcess
+from codeeval.sandbox.process import CHANNEL_ENV, SandboxProcess
 from codeeval.sandbox.rlimits import address_space_limit, rlimits
 
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+_BASE_ENV = {"PATH": _SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": WORKDIR,
+             "TMPDIR": "/tmp"}
 _MIB = 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36
 _live: weakref.WeakSet[NamespaceBackend] = weakref.WeakSet()
@@ -153,6 +157,9 @@ class NamespaceBackend(Backend):
         self._etc = self._write_etc()
         self.swept = self.sweep()
         self._self_test()
+        self._forkserver: ForkServer | None = None
+        if s.forkserver and self.privileged and self.cgroup_host is not None:
+            self._forkserver = self._make_forkserver()
         self._pool: PrespawnPool[_Shape, _Warm] | None = None
         self._recent: dict[_Shape, None] = {}  # insertion-ordered: the shapes seen lately
         if s.prespawn > 0:
@@ -177,7 +184,8 @@ class NamespaceBackend(Backend):
     def describe(self) -> str:
         mode = "root" if self.privileged else "unprivileged user namespace"
         pool = f"{self.settings.prespawn} pre-spawned per shape" if self._pool else "no pre-spawn"
-        return f"namespace (bubblewrap {self._bwrap}, {mode}; {self.cgroup_note}; {pool})"
+        fork = "; fork server for Python runs" if self._forkserver else ""
+        return f"namespace (bubblewrap {self._bwrap}, {mode}; {self.cgroup_note}; {pool}{fork})"
 
     def sweep(self) -> list[str]:
         """Remove run directories and cgroups left by supervisors that died; return their names."""
@@ -187,6 +195,8 @@ class NamespaceBackend(Backend):
         return removed
 
     def start(self, job: Job) -> SandboxProcess:
+        if self._forkserver is not None and self._forkserver.serves(job):
+            return self._fork_launch(self._forkserver, job)
         shape = _Shape.of(job)
         warm = self._pool.take(shape) if self._pool else None
         if warm is None:
@@ -202,9 +212,12 @@ class NamespaceBackend(Backend):
         return self._launch(warm, job)
 
     def close(self) -> None:
-        """Destroy the pre-spawned sandboxes. Runs already started are not affected."""
+        """Destroy the pre-spawned sandboxes and stop the fork server once its runs have
+        ended. Runs already started are not affected."""
         if self._pool is not None:
             self._finalizer()
+        if self._forkserver is not None:
+            self._forkserver_finalizer()
 
     def quiesce(self) -> None:
         """Wait until no sandbox is being pre-spawned in the background."""
@@ -216,6 +229,15 @@ class NamespaceBackend(Backend):
         if self._pool is None:
             return []
         return [(w.tree.run_id, w.tree.uid, w.our_fds()) for w in self._pool.idle()]
+
+    @property
+    def forkserver_enabled(self) -> bool:
+        """Whether Python runs go through the fork server here."""
+        return self._forkserver is not None
+
+    def resident(self) -> list[tuple[str, list[int]]]:
+        """``(run id, supervisor fds)`` of helpers that outlive runs (the fork server)."""
+        return self._forkserver.resident() if self._forkserver is not None else []
 
     # ------------------------------------------------------------------ spawn / launch
     def _spawn(self, shape: _Shape) -> _Warm:
@@ -322,6 +344,76 @@ class NamespaceBackend(Backend):
         return warm.pipes.supervise(tree, limits=job.limits, stdin_data=job.stdin,
                                     outputs=job.outputs)
 
+    def _make_forkserver(self) -> ForkServer | None:
+        from codeeval.languages.registry import PYTHON, python_interpreter
+
+        try:
+            interpreter = python_interpreter()
+            paths = tuple(PYTHON.runtime_paths())
+        except BackendUnavailable:
+            return None  # no sandboxed Python: every run goes through bubblewrap
+        env = dict(PYTHON.env)
+        server = ForkServer(
+            lambda work, command, info: self._forkserver_argv(paths, env, work, command, info),
+            self.scratch, self._seccomp, interpreter, env, paths)
+        self._forkserver_finalizer = weakref.finalize(self, server.close)
+        return server
+
+    def _fork_launch(self, server: ForkServer, job: Job) -> SandboxProcess:
+        """Start ``job`` as a fork of the fork server, in namespaces of its own.
+
+        Raises:
+            SandboxCrashed: the run could not be set up or handed to the server.
+        """
+        assert self.cgroup_host is not None
+        slot = self._slots.acquire()
+        run_id = runid.new_run_id()
+        ours: list[int] = []
+        pipes: Pipes | None = None
+        tree: ForkTree | None = None
+        try:
+            cgroup = cgroups.RunCgroup.create(self.cgroup_host, job.limits, run_id)
+            try:
+                procs = [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+                         for d in cgroup.dirs.values()]
+            except OSError as e:
+                cgroup.remove()
+                raise SandboxCrashed(f"cannot open cgroup {run_id}: {e}") from e
+            ours += procs
+            status_r, status_w = os.pipe2(os.O_CLOEXEC)
+            kill_r, kill_w = os.pipe2(os.O_CLOEXEC)
+            ours += [status_w, kill_r]
+            tree = ForkTree(server, self._slots, slot, run_id, cgroup, status_r, kill_w)
+            pipes = Pipes(job.channel)
+            env = {**_BASE_ENV, **job.env}
+            if job.channel:
+                env[CHANNEL_ENV] = "3,4"  # the run moves the channel's ends to fds 3 and 4
+            address_space = address_space_limit(job.limits, cgroup=True) \
+                if job.limit_address_space else None
+            payload = job_payload(job, uid=slot.uid, gid=slot.uid, env=env,
+                                  rlimits=rlimits(job.limits, address_space=address_space,
+                                                  nproc=True),
+                                  nprocs=len(procs), in_process=server.in_process(job))
+            mem = memfd_with(payload)
+            ours.append(mem)
+            server.submit([mem, status_w, kill_r, *pipes.child_stdio, *pipes.child_pass_fds,
+                           *procs])
+        except BaseException as e:
+            if pipes is not None:
+                pipes.close_all()
+            if tree is not None:
+                tree.abort()
+            else:
+                self._slots.release(slot)
+            if isinstance(e, SandboxError | KeyboardInterrupt | SystemExit):
+                raise
+            raise SandboxCrashed(f"fork server run setup failed: {e}") from e
+        finally:
+            for fd in ours:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        return pipes.supervise(tree, limits=job.limits, stdin_data=job.stdin, outputs=())
+
     def _destroy(self, warm: _Warm) -> None:
         """Tear down a sandbox that will not run (never raises)."""
         warm.pipes.close_all()
@@ -333,7 +425,20 @@ class NamespaceBackend(Backend):
     # ------------------------------------------------------------------ internals
     def _argv(self, shape: _Shape, work: Path, env: dict[str, str], info_fd: int,
               block_fd: int, seccomp_fd: int, slot: Slot | None) -> list[str]:
-        scratch = str(shape.limits.scratch_mb * _MIB)
+        a = self._box_argv(shape.runtime_paths, shape.limits.scratch_mb, work,
+                           {**dict(shape.env), **env})
+        a += ["--seccomp", str(seccomp_fd), "--info-fd", str(info_fd),
+              "--block-fd", str(block_fd), "--"]
+        if slot is not None:
+            a += [self._setpriv, f"--reuid={slot.uid}", f"--regid={slot.uid}",
+                  "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
+                  "--no-new-privs", "--"]
+        return [*a, *shape.command]
+
+    def _box_argv(self, runtime_paths: Sequence[str], scratch_mb: int, work: Path,
+                  env: dict[str, str]) -> list[str]:
+        """bubblewrap's options for the namespaces, the root, the work dir and ``env``."""
+        scratch = str(scratch_mb * _MIB)
         a = [self._bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session",
              "--hostname", "codeeval"]
@@ -354,7 +459,7 @@ class NamespaceBackend(Backend):
               "--perms", "1777", "--size", scratch, "--tmpfs", "/dev/shm"]
         # Runtime binds come after the tmpfs mounts so a runtime under /tmp stays visible.
         made: set[str] = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", "/dev/shm"}
-        for path in shape.runtime_paths:
+        for path in runtime_paths:
             real = os.path.realpath(path)
             if real == "/usr" or real.startswith("/usr/") or real in made:
                 continue
@@ -369,17 +474,17 @@ class NamespaceBackend(Backend):
             made.add(real)
         a += ["--bind", str(work), WORKDIR, "--remount-ro", "/", "--chdir", WORKDIR,
               "--clearenv"]
-        base_env = {"PATH": _SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                    "HOME": WORKDIR, "TMPDIR": "/tmp"}
-        for k, v in {**base_env, **dict(shape.env), **env}.items():
+        for k, v in {**_BASE_ENV, **env}.items():
             a += ["--setenv", k, v]
-        a += ["--seccomp", str(seccomp_fd), "--info-fd", str(info_fd),
-              "--block-fd", str(block_fd), "--"]
-        if slot is not None:
-            a += [self._setpriv, f"--reuid={slot.uid}", f"--regid={slot.uid}",
-                  "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
-                  "--no-new-privs", "--"]
-        return [*a, *shape.command]
+        return a
+
+    def _forkserver_argv(self, runtime_paths: Sequence[str], env: dict[str, str],
+                         work: Path, command: Sequence[str], info_fd: int) -> list[str]:
+        # The server keeps every capability (it builds each run's namespaces and mounts,
+        # and drops them all in the run before any of the job's code) and has no seccomp
+        # filter of its own: each run installs it.
+        a = self._box_argv(runtime_paths, 8, work, env)
+        return [*a, "--cap-add", "ALL", "--info-fd", str(info_fd), "--", *command]
 
     def _write_etc(self) -> Path:
         etc = self.scratch / "etc"

@@ -1,0 +1,346 @@
+"""The fork server of the namespace backend. Runs INSIDE a bubblewrap sandbox.
+
+This file is copied into the fork server's own sandbox and run there as root (with the
+capabilities bubblewrap was told to keep); it imports nothing from codeeval and never runs
+untrusted code in its own process. It has imported the interpreter's common modules
+once, so a run forked from it skips the interpreter's start-up, and for every run it
+builds fresh namespaces. Per request (one datagram on the control socket carrying fds):
+
+* **A** (forked from the server): reads the job from a memfd, unshares mount, PID,
+  network, IPC and UTS namespaces, forks B, and waits for B or for the supervisor's kill
+  (a byte on the kill pipe, or its EOF when the supervisor died); then reports B's wait
+  status on the status pipe (``a STATUS``) and exits.
+* **B** (PID 1 of the new PID namespace): joins the run's cgroups through the
+  ``cgroup.procs`` fds the supervisor opened, unshares the cgroup namespace, mounts
+  private size-capped tmpfs on ``/box``, ``/tmp`` and ``/dev/shm`` and a new ``/proc``,
+  brings up loopback, writes the job's files into ``/box``, forks C, reaps every process
+  of the namespace until C ends, and reports C's wait status (``x STATUS``). When B exits
+  the kernel kills whatever is left in the namespace.
+* **C**: starts a session, moves stdio and the channel to fds 0-4 and closes every other
+  fd, sets the rlimits, clears the environment, drops the capability bounding set,
+  switches to the run's uid and gid (which clears its capabilities), sets
+  ``no_new_privs``, installs the seccomp filter, closes the status pipe and then either
+  ``exec``s the job's command or, for ``python -S -B SCRIPT`` jobs with the fork server's
+  own environment, runs SCRIPT in this already-started interpreter.
+
+A setup failure anywhere is reported as ``e MESSAGE`` (an infra error, never a verdict).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_char_p]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+PR_CAPBSET_DROP, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 24, 22, 38
+SECCOMP_MODE_FILTER = 2
+SIOCSIFFLAGS, IFF_UP = 0x8914, 1
+_MOVE_ABOVE = 100  # fds are moved above this before being put in place
+
+
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _enc(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int,
+           data: str | None = None) -> None:
+    enc = _enc
+    _check(_libc.mount(enc(source), target.encode(), enc(fstype), flags, enc(data)),
+           f"mount {target}")
+
+
+def _report(fd: int, tag: str, text: object) -> None:
+    line = f"{tag} {text}".replace("\n", " ")[:2000] + "\n"
+    with contextlib.suppress(OSError):
+        os.write(fd, line.encode(errors="replace"))
+
+
+def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    nl = data.index(b"\n")
+    return json.loads(data[:nl]), data[nl + 1:]
+
+
+class Server:
+    def __init__(self, sock_fd: int, seccomp_path: str, preload: list[str]) -> None:
+        with open(seccomp_path, "rb") as f:
+            self.bpf = f.read()
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            self.cap_last = int(f.read())
+        for name in preload:
+            with contextlib.suppress(Exception):
+                __import__(name)
+        self.pristine_path = list(sys.path)
+        self.sock = socket.socket(fileno=sock_fd)
+
+    def serve(self) -> dict[str, Any]:
+        """Answer requests until the supervisor hangs up; returns only in a run's C."""
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # A processes are reaped by the kernel
+        self.sock.send(b"ready")
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(self.sock, 16, 64)
+            except InterruptedError:
+                continue
+            if not msg:
+                os._exit(0)
+            try:
+                pid = os.fork()
+            except OSError:
+                pid = -1  # the status pipe closes unanswered: the supervisor retries
+            if pid == 0:
+                self.sock.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                return self._run_a(fds)
+            for fd in fds:
+                os.close(fd)
+
+    # ------------------------------------------------------------------ A
+    def _run_a(self, fds: list[int]) -> dict[str, Any]:
+        mem, status_w, kill_r, rest = fds[0], fds[1], fds[2], fds[3:]
+        try:
+            job, blob = _read_job(mem)
+            os.close(mem)
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+                                 | CLONE_NEWUTS), "unshare")
+            b = os.fork()
+        except BaseException as e:
+            _report(status_w, "e", f"run setup failed: {e}")
+            os._exit(0)
+        if b == 0:
+            os.close(kill_r)
+            return self._run_b(job, blob, status_w, rest)
+        del blob
+        for fd in rest:
+            os.close(fd)
+        pidfd = os.pidfd_open(b)
+        watch = [pidfd, kill_r]
+        while True:
+            ready, _, _ = select.select(watch, [], [])
+            if kill_r in ready:
+                with contextlib.suppress(OSError):
+                    os.kill(b, signal.SIGKILL)
+                watch = [pidfd]
+            if pidfd in ready:
+                break
+        _, status = os.waitpid(b, 0)
+        _report(status_w, "a", status)
+        os._exit(0)
+
+    # ------------------------------------------------------------------ B
+    def _run_b(self, job: dict[str, Any], blob: bytes, status_w: int,
+               fds: list[int]) -> dict[str, Any]:
+        nprocs = job["nprocs"]
+        procs, io = fds[len(fds) - nprocs:], fds[:len(fds) - nprocs]
+        try:
+            for fd in procs:
+                os.write(fd, b"0")
+                os.close(fd)
+            # A kernel without cgroup namespaces: the run still has its cgroup.
+            with contextlib.suppress(OSError):
+                _check(_libc.unshare(CLONE_NEWCGROUP), "unshare cgroup")
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            uid, gid = job["uid"], job["gid"]
+            size, inodes = job["scratch_bytes"], job["inodes"]
+            _mount("tmpfs", "/box", "tmpfs", MS_NOSUID | MS_NODEV,
+                   f"size={size},nr_inodes={inodes},mode=0700,uid={uid},gid={gid}")
+            for target in ("/tmp", "/dev/shm"):
+                _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+                       f"size={size},nr_inodes={inodes},mode=1777")
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            _check(_libc.sethostname(b"codeeval", 8), "sethostname")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP))
+            _place(job["files"], blob, uid, gid)
+            del blob
+            c = os.fork()
+        except BaseException as e:
+            _report(status_w, "e", f"run setup failed: {e}")
+            os._exit(0)
+        if c == 0:
+            return self._run_c(job, status_w, io)
+        for fd in io:
+            os.close(fd)
+        status = None
+        while True:  # the namespace's init: reap everything until the program ends
+            try:
+                pid, st = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if pid == c:
+                status = st
+                break
+        if status is not None:
+            _report(status_w, "x", status)
+        os._exit(0)
+
+    # ------------------------------------------------------------------ C
+    def _run_c(self, job: dict[str, Any], status_w: int, io: list[int]) -> dict[str, Any]:
+        try:
+            os.setsid()
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _MOVE_ABOVE) for fd in io]
+            status_w = fcntl.fcntl(status_w, fcntl.F_DUPFD_CLOEXEC, _MOVE_ABOVE)
+            for target, fd in enumerate(high):
+                os.dup2(fd, target, inheritable=True)
+            keep = set(range(len(high))) | {status_w}
+            for name in os.listdir("/proc/self/fd"):
+                fd = int(name)
+                if fd not in keep:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            os.chdir("/box")
+            import resource
+
+            for res, soft, hard in job["rlimits"]:
+                resource.setrlimit(res, (soft, hard))
+            os.environ.clear()
+            os.environ.update(job["env"])
+            for cap in range(self.cap_last + 1):
+                _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
+            uid, gid = job["uid"], job["gid"]
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+            buf = ctypes.create_string_buffer(self.bpf, len(self.bpf))
+            prog = _Fprog(len(self.bpf) // 8, ctypes.addressof(buf))
+            _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog),
+                               0, 0), "seccomp")
+        except BaseException as e:
+            _report(status_w, "e", f"run setup failed: {e}")
+            os._exit(0)
+        os.close(status_w)
+        if job["inproc"]:
+            sys.path[:] = self.pristine_path
+            sys.path_importer_cache.clear()
+            return job
+        argv = job["argv"]
+        try:
+            os.execvpe(argv[0], argv, job["env"])
+        except OSError as e:
+            os.write(2, f"codeeval: cannot run {argv[0]}: {e.strerror}\n".encode())
+        os._exit(127)
+
+
+def _place(files: list[list[Any]], blob: bytes, uid: int, gid: int) -> None:
+    view = memoryview(blob)
+    at = 0
+    for rel, size, executable in files:
+        path = "/box/" + rel
+        parent = os.path.dirname(rel)
+        if parent:
+            built = "/box"
+            for part in parent.split("/"):
+                built += "/" + part
+                if not os.path.isdir(built):
+                    os.mkdir(built, 0o755)
+                    os.chown(built, uid, gid)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                     0o755 if executable else 0o644)
+        try:
+            data = view[at:at + size]
+            while data:
+                data = data[os.write(fd, data):]
+            os.fchown(fd, uid, gid)
+        finally:
+            os.close(fd)
+        at += size
+
+
+def _run_script(job: dict[str, Any]) -> None:
+    """Run the job's script as ``python -S -B SCRIPT ARGS`` would, in this interpreter.
+
+    The exit is the interpreter's, minus tearing down every module the server preloaded
+    (tens of milliseconds, and invisible to the program): non-daemon threads are joined,
+    ``atexit`` handlers run and the standard streams are flushed, then the process exits.
+    """
+    import runpy
+    import traceback
+
+    script = job["argv"][3]
+    sys.argv[:] = job["argv"][3:]
+    code = 0
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as e:
+        code = _exit_code(e.code)
+    except Exception as e:
+        tb = e.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename in (__file__, runpy.__file__):
+            tb = tb.tb_next
+        traceback.print_exception(type(e), e, tb)
+        code = 1
+    threading = sys.modules.get("threading")
+    try:
+        if threading is not None:
+            threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+    except SystemExit as e:
+        code = _exit_code(e.code)
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    os._exit(code)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    with contextlib.suppress(BaseException):
+        print(code, file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    _args = sys.argv[1:]
+    _job = Server(int(_args[0]), _args[1], _args[2].split(",") if len(_args) > 2 else []
+                  ).serve()
+    del _args
+    _run_script(_job)
