@@ -32,6 +32,9 @@ _HERE = importlib.resources.files("codeeval.harness")
 _DRIVER = _HERE.joinpath("pydriver.py").read_bytes()
 _RECORDER = _HERE.joinpath("pyrecorder.py").read_bytes()
 LOAD_TIMEOUT_S = 10.0
+#: Encoded input batches by cache key: every sample of a problem sends the same ones.
+_BATCHES: dict[Any, bytes] = {}
+_BATCH_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,21 +105,31 @@ class Session:
         return session
 
     def calls(self, inputs: Sequence[Sequence[Any]], cpu_limits: Sequence[float], *,
-              stop_on_exception: bool = True) -> Iterator[Call]:
+              stop_on_exception: bool = True, cache_key: Any = None) -> Iterator[Call]:
         """Send ``inputs`` as one batch and yield each call's outcome as it arrives.
 
         Stops after the first call that did not return normally (with
         ``stop_on_exception=False``, calls that raised are reported and the rest go on).
         ``cpu_limits[i]`` is the CPU-time budget of call ``i``; the wall clock gets three
-        times that plus a second.
+        times that plus a second. With a ``cache_key`` (hashable, naming these inputs),
+        the encoded batch is kept and reused by later calls with the same key.
         """
-        try:
-            batch = [encode(list(args)) for args in inputs]
-        except ProtocolError as e:
-            raise SandboxError(f"a test input cannot be encoded: {e}") from e
         flush_before = [i for i in range(1, len(cpu_limits))
                         if cpu_limits[i] != cpu_limits[i - 1]]
-        if not self.proc.send({"tests": batch, "flush_before": flush_before}):
+        key = None if cache_key is None else (cache_key, tuple(flush_before))
+        line = _BATCHES.get(key) if key is not None else None
+        if line is None:
+            try:
+                batch = [encode(list(args)) for args in inputs]
+            except ProtocolError as e:
+                raise SandboxError(f"a test input cannot be encoded: {e}") from e
+            line = json.dumps({"tests": batch, "flush_before": flush_before},
+                              separators=(",", ":"), allow_nan=True).encode() + b"\n"
+            if key is not None:
+                if len(_BATCHES) >= _BATCH_CACHE_SIZE:
+                    _BATCHES.clear()
+                _BATCHES[key] = line
+        if not self.proc.send_line(line):
             yield Call(0, error="the program closed its channel", verdict=self._ended_verdict())
             return
         pending: deque[Any] = deque()
@@ -301,7 +314,9 @@ def judge(backend: Backend, problem: FunctionalProblem, code: str, expected: Exp
             end = next(e for e in edges if e > pos)
             stop = restart = False
             for call in session.calls([inputs[i] for i in keep[pos:end]], cpu[pos:end],
-                                      stop_on_exception=not all_tests):
+                                      stop_on_exception=not all_tests,
+                                      cache_key=(problem.task_id, problem.source_digest,
+                                                 tuple(keep[pos:end]))):
                 at = pos + call.index
                 original = keep[at]
                 if call.verdict is None and _correct(problem, inputs[original], call.value,

@@ -32,6 +32,8 @@ _type = type
 _len = len
 _perf = time.perf_counter
 _BIG = 1 << 1000
+_SCALARS = frozenset({float, str, bool, type(None)})
+_NUMBERS = frozenset({int, float, bool})
 #: Results are sent in batches: at the latest FLUSH_S after the previous batch (checked
 #: after each call) or every FLUSH_COUNT results, and at the end of the tests.
 FLUSH_S = 0.005
@@ -52,6 +54,11 @@ def encode(v: Any, depth: int = 0) -> Any:
     if t is int:
         return v if -_BIG < v < _BIG else {"$int": hex(v)}
     if t is list:
+        # A list of plain scalars (the common large output) is its own encoding; checked
+        # at C speed: element types, then the range of ints (huge ones need the $int tag).
+        kinds = set(map(_type, v))
+        if kinds <= _SCALARS or (kinds <= _NUMBERS and -_BIG < min(v) and max(v) < _BIG):
+            return v
         return [encode(x, d) for x in v]
     if t is tuple:
         return {"$tuple": [encode(x, d) for x in v]}

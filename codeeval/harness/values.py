@@ -86,6 +86,9 @@ def encode(value: Any, _depth: int = 0) -> Any:
     raise ProtocolError(f"cannot encode a value of type {t.__name__}")
 
 
+_JSON_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def decode(data: Any, _depth: int = 0) -> Any:
     """Decode tagged JSON data (from :mod:`json`) into Python values.
 
@@ -98,6 +101,8 @@ def decode(data: Any, _depth: int = 0) -> Any:
         return data
     d = _depth + 1
     if isinstance(data, list):
+        if set(map(type, data)) <= _JSON_SCALARS:
+            return data  # plain scalars decode to themselves (the common large output)
         return [decode(v, d) for v in data]
     if not isinstance(data, dict) or len(data) != 1:
         raise ProtocolError(f"not a tagged value: {str(data)[:80]}")

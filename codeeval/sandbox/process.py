@@ -254,11 +254,19 @@ class SandboxProcess:
             SandboxCrashed: the job was started without a channel.
             TypeError: ``message`` is not JSON-serialisable.
         """
+        data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode() + b"\n"
+        return self.send_line(data)
+
+    def send_line(self, data: bytes) -> bool:
+        """Like :meth:`send`, for a message already encoded: one JSON line ending in ``\\n``.
+
+        Raises:
+            SandboxCrashed: the job was started without a channel.
+        """
         if not self._has_channel:
             raise SandboxCrashed("this process was started without a channel")
         if "chan_to" not in self._fds or self._status is not None:
             return False
-        data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode() + b"\n"
         if not self._chan_out:
             self._sel.register(self._fds["chan_to"], selectors.EVENT_WRITE, "chan_to")
         self._chan_out += data
