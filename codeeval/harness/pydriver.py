@@ -57,7 +57,7 @@ def encode(v: Any, depth: int = 0) -> Any:
         # A list of plain scalars (the common large output) is its own encoding; checked
         # at C speed: element types, then the range of ints (huge ones need the $int tag).
         kinds = set(map(_type, v))
-        if kinds <= _SCALARS or (kinds <= _NUMBERS and -_BIG < min(v) and max(v) < _BIG):
+        if kinds <= _SCALARS or (kinds <= _NUMBERS and min(v) > -_BIG and max(v) < _BIG):
             return v
         return [encode(x, d) for x in v]
     if t is tuple:

@@ -235,6 +235,11 @@ class NamespaceBackend(Backend):
         """Whether Python runs go through the fork server here."""
         return self._forkserver is not None
 
+    @property
+    def forkserver_runs(self) -> int:
+        """How many runs went through the fork server so far."""
+        return self._forkserver.served if self._forkserver is not None else 0
+
     def resident(self) -> list[tuple[str, list[int]]]:
         """``(run id, supervisor fds)`` of helpers that outlive runs (the fork server)."""
         return self._forkserver.resident() if self._forkserver is not None else []
@@ -436,12 +441,13 @@ class NamespaceBackend(Backend):
         return [*a, *shape.command]
 
     def _box_argv(self, runtime_paths: Sequence[str], scratch_mb: int, work: Path,
-                  env: dict[str, str]) -> list[str]:
+                  env: dict[str, str], *, die_with_parent: bool = True) -> list[str]:
         """bubblewrap's options for the namespaces, the root, the work dir and ``env``."""
         scratch = str(scratch_mb * _MIB)
         a = [self._bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-             "--hostname", "codeeval"]
+             "--unshare-cgroup-try", "--new-session", "--hostname", "codeeval"]
+        if die_with_parent:
+            a.append("--die-with-parent")
         if not self.privileged:
             a += ["--unshare-user", "--disable-userns"]
         a += ["--ro-bind", "/usr", "/usr"]
@@ -482,8 +488,10 @@ class NamespaceBackend(Backend):
                          work: Path, command: Sequence[str], info_fd: int) -> list[str]:
         # The server keeps every capability (it builds each run's namespaces and mounts,
         # and drops them all in the run before any of the job's code) and has no seccomp
-        # filter of its own: each run installs it.
-        a = self._box_argv(runtime_paths, 8, work, env)
+        # filter of its own: each run installs it. No --die-with-parent: that follows the
+        # *thread* that started bubblewrap, and the server must outlive it; the server
+        # exits instead when its control socket closes, as it does when the supervisor dies.
+        a = self._box_argv(runtime_paths, 8, work, env, die_with_parent=False)
         return [*a, "--cap-add", "ALL", "--info-fd", str(info_fd), "--", *command]
 
     def _write_etc(self) -> Path:

@@ -90,6 +90,8 @@ class ForkServer:
         self._init_pidfd: int | None = None  # bubblewrap's PID 1, which we adopt and reap
         self._live = 0
         self._closing = False
+        #: Runs handed to a server so far (over restarts).
+        self.served = 0
 
     def serves(self, job: Job) -> bool:
         """Whether ``job`` can run through this server."""
@@ -117,6 +119,7 @@ class ForkServer:
                 try:
                     socket.send_fds(self._sock, [b"r"], list(fds))
                     self._live += 1
+                    self.served += 1
                     return
                 except OSError as e:
                     if attempt:

@@ -125,8 +125,10 @@ class Server:
                 os._exit(0)
             try:
                 pid = os.fork()
-            except OSError:
-                pid = -1  # the status pipe closes unanswered: the supervisor retries
+            except OSError as e:
+                pid = -1
+                if len(fds) > 1:
+                    _report(fds[1], "e", f"the fork server cannot fork: {e}")
             if pid == 0:
                 self.sock.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -256,6 +258,8 @@ class Server:
             sys.path_importer_cache.clear()
             return job
         argv = job["argv"]
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as a fresh process has them
+            signal.signal(sig, signal.SIG_DFL)
         try:
             os.execvpe(argv[0], argv, job["env"])
         except OSError as e:

@@ -1,0 +1,195 @@
+"""The namespace backend's fork server: what a forked run gets, and how the server survives.
+
+The conformance suite (test_hostile, test_channel, test_lifecycle) already runs its Python
+programs through the fork server where there is one; these tests pin down what is
+specific to it: that runs really go through it, the fds and privileges of a forked run,
+isolation between runs that are alive at the same time, the interpreter's exit semantics
+for in-process scripts, and recovery when a run or the server itself is killed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from codeeval import config
+from codeeval.languages.registry import PYTHON, python_interpreter
+from codeeval.model.run import FileSpec, Job, Limits, RunStatus
+from codeeval.sandbox.namespace import NamespaceBackend
+from tests.sandbox.conftest import _backend
+
+pytestmark = pytest.mark.conformance
+
+
+@pytest.fixture
+def backend() -> Iterator[NamespaceBackend]:
+    _backend("namespace")  # skips with the reason when there is no namespace backend
+    b = NamespaceBackend(dataclasses.replace(config.settings(), prespawn=0))
+    if not b.forkserver_enabled:
+        b.close()
+        pytest.skip("the fork server needs root and cgroups")
+    yield b
+    b.close()
+
+
+def script_job(code: str, *, channel: bool = False, in_process: bool = True,
+               time_s: float = 5) -> Job:
+    """``python -S -B main.py`` (run in the server's interpreter) or ``python -B main.py``
+    (exec'd)."""
+    flags = ("-S", "-B") if in_process else ("-B",)
+    return Job(command=(python_interpreter(), *flags, "main.py"),
+               files={"main.py": FileSpec(textwrap.dedent(code).encode())},
+               env=dict(PYTHON.env), limits=Limits(time_s=time_s, memory_mb=256),
+               channel=channel, runtime_paths=PYTHON.runtime_paths())
+
+
+def test_python_runs_go_through_the_fork_server(backend: NamespaceBackend) -> None:
+    before = backend.forkserver_runs
+    for in_process in (True, False):
+        r = backend.run(script_job("print('hi')", in_process=in_process))
+        assert r.status is RunStatus.OK, r
+        assert r.stdout == b"hi\n"
+    assert backend.forkserver_runs == before + 2
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["in-process", "exec"])
+def test_a_forked_run_holds_only_its_own_fds_and_no_privileges(
+        backend: NamespaceBackend, in_process: bool) -> None:
+    job = script_job("""
+        import json, os
+        fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
+        status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+        print(json.dumps({"fds": fds, "uid": os.getuid(), "gid": os.getgid(),
+                          "groups": os.getgroups(), "pid": os.getpid(),
+                          "status": {k: status[k].strip() for k in
+                                     ("CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs",
+                                      "Seccomp")},
+                          "env": sorted(os.environ), "cwd": os.getcwd(),
+                          "hostname": os.uname().nodename}))
+    """, channel=True, in_process=in_process)
+    r = backend.run(job)
+    assert r.status is RunStatus.OK, r
+    seen = json.loads(r.stdout)
+    # stdio and the channel's two ends; the listdir fd is the one more.
+    assert seen["fds"][:5] == [0, 1, 2, 3, 4], seen["fds"]
+    assert len(seen["fds"]) <= 6, seen["fds"]
+    s = config.settings()
+    assert s.uid_base <= seen["uid"] < s.uid_base + s.uid_slots
+    assert seen["gid"] == seen["uid"]
+    assert seen["groups"] == []
+    assert seen["pid"] == 2  # the namespace's init is 1
+    zero = "0000000000000000"
+    assert seen["status"] == {"CapEff": zero, "CapPrm": zero, "CapBnd": zero, "CapAmb": zero,
+                              "NoNewPrivs": "1", "Seccomp": "2"}
+    assert "CODEEVAL_CHANNEL" in seen["env"]
+    assert seen["cwd"] == "/box"
+    assert seen["hostname"] == "codeeval"
+
+
+def test_runs_alive_at_the_same_time_do_not_see_each_other(backend: NamespaceBackend) -> None:
+    job = script_job("""
+        import json, os, sys, time
+        me = sys.stdin.readline().strip()
+        for d in ("/tmp", "/dev/shm", "/box"):
+            open(f"{d}/mark-{me}", "w").write(me)
+        written = time.monotonic()
+        time.sleep(1.0)  # the other runs write their marks meanwhile
+        print(json.dumps({"tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
+                          "box": sorted(os.listdir("/box")),
+                          "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+                          "written": written, "looked": time.monotonic()}))
+    """)
+    results: dict[int, bytes] = {}
+
+    def one(i: int) -> None:
+        with backend.start(dataclasses.replace(job, stdin=f"{i}\n".encode())) as p:
+            results[i] = p.finish(timeout_s=30).stdout
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == [0, 1, 2]
+    seen = {i: json.loads(out) for i, out in results.items()}
+    # The runs really were alive together: every one wrote before any of them looked.
+    assert max(v["written"] for v in seen.values()) < min(v["looked"] for v in seen.values())
+    for i, v in seen.items():
+        assert v["tmp"] == [f"mark-{i}"]
+        assert v["shm"] == [f"mark-{i}"]
+        assert v["box"] == ["main.py", f"mark-{i}"]
+        assert v["pids"] == ["1", "2"]
+
+
+@pytest.mark.parametrize(("code", "exit_code", "stdout", "stderr_has"), [
+    ("import sys; sys.stdout.write('no newline')", 0, b"no newline", b""),
+    ("raise SystemExit(3)", 3, b"", b""),
+    ("raise SystemExit('bye')", 1, b"", b"bye"),
+    ("import sys; sys.exit()", 0, b"", b""),
+    ("def f():\n    raise ValueError('boom')\nf()", 1, b"", b"ValueError: boom"),
+    ("import atexit; atexit.register(lambda: print('at exit'))", 0, b"at exit\n", b""),
+    ("import threading, time\n"
+     "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done'))).start()",
+     0, b"thread done\n", b""),
+    ("import os; print('x', flush=True); os._exit(7)", 7, b"x\n", b""),
+    ("import sys; print(__name__, sys.argv, sys.path[0])", 0,
+     b"__main__ ['main.py'] /box\n", b""),
+])
+def test_in_process_scripts_exit_as_the_interpreter_would(
+        backend: NamespaceBackend, code: str, exit_code: int, stdout: bytes,
+        stderr_has: bytes) -> None:
+    r = backend.run(script_job(code))
+    assert r.exit_code == exit_code, r
+    assert r.stdout == stdout
+    assert stderr_has in r.stderr
+    assert b"forkserver" not in r.stderr  # tracebacks show the program's frames only
+
+
+def test_killing_a_run_or_the_server_is_recovered(backend: NamespaceBackend) -> None:
+    # A run killed by the supervisor mid-way ends as killed; the next run is fine.
+    with backend.start(script_job("while True: pass", time_s=30)) as p:
+        result = p.kill()
+    assert result.status is not RunStatus.OK
+    assert backend.run(script_job("print(1)")).stdout == b"1\n"
+    # The server itself dies (as if OOM-killed): once it is gone, the next run starts a
+    # new one. (A run handed over in the instant before it died ends as an infra error,
+    # which callers retry.)
+    (server_id, _), = backend.resident()
+    killed = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if cmdline.split(b"\0")[:4] == [python_interpreter().encode(), b"-S", b"-B",
+                                             b"forkserver.py"]:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(entry.name)
+    assert killed
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    r = backend.run(script_job("print(2)"))
+    assert r.status is RunStatus.OK, r
+    assert r.stdout == b"2\n"
+    (new_id, _), = backend.resident()
+    assert new_id != server_id
+
+
+def _alive(pid: str) -> bool:
+    """Whether ``pid`` still runs (a zombie has closed its fds already)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
