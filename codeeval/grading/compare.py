@@ -14,7 +14,11 @@ Semantics (``strict``, the default):
 * when the dataset gives no tolerance (``atol == 0``) and the expected value is a float or
   a flat list/tuple of floats, ``atol = 1e-6``, as EvalPlus does; otherwise floats nested in
   structures must be equal;
-* containers match element by element (sets and dict keys by equality of their members).
+* containers match element by element (sets and dict keys by equality of their members);
+* a large result (1 MiB of encoded text or more) of a problem compared exactly (no
+  tolerance, no special oracle) travels as a :class:`~codeeval.harness.values.Digest` of
+  its canonical encoding, and matches when the digests are equal: the same rules as above
+  except that ``bool`` and ``int`` do not mix inside it.
 
 ``lax`` follows Python's ``==`` between numbers of different types (``1 == 1.0``), as the
 original HumanEval checks and EvalPlus do; it exists to measure how verdicts differ, not
@@ -26,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from codeeval.harness.values import Opaque
+from codeeval.harness.values import Digest, Opaque
 
 RTOL = 1e-7
 DEFAULT_FLOAT_ATOL = 1e-6
@@ -64,6 +68,8 @@ def _close(a: float, b: float, atol: float) -> bool:
 def _match(out: Any, exp: Any, atol: float, strict: bool, depth: int) -> bool:
     if depth > 1000 or isinstance(out, Opaque) or isinstance(exp, Opaque):
         return False
+    if isinstance(exp, Digest) or isinstance(out, Digest):
+        return bool(out == exp)  # large values: the same canonical text, or not
     to, te = type(out), type(exp)
     if not strict and to in (bool, int, float) and te in (bool, int, float):
         if te is float or to is float:

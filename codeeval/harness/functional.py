@@ -76,8 +76,10 @@ class Session:
     result: RunResult | None = field(default=None)
 
     @classmethod
-    def open(cls, backend: Backend, code: str, entry_point: str, limits: Limits) -> Session:
-        """Start the sandbox and load ``code``.
+    def open(cls, backend: Backend, code: str, entry_point: str, limits: Limits, *,
+             digest_over: int = 0) -> Session:
+        """Start the sandbox and load ``code``; results of at least ``digest_over`` bytes
+        of text come back as digests (0: never; see :func:`digest_threshold`).
 
         Raises:
             SandboxError: the sandbox failed.
@@ -90,7 +92,8 @@ class Session:
                   env=dict(PYTHON.env), limits=limits, channel=True,
                   runtime_paths=PYTHON.runtime_paths())
         session = cls(backend.start(job))
-        session.proc.send({"entry": entry_point, "path": list(python_site_packages())})
+        session.proc.send({"entry": entry_point, "path": list(python_site_packages()),
+                           "digest_over": digest_over})
         reply = session.proc.receive(timeout_s=LOAD_TIMEOUT_S)
         if reply.kind is ReplyKind.MESSAGE and isinstance(reply.value, dict):
             if reply.value.get("ready") is True:
@@ -203,6 +206,21 @@ def describe(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+#: Results whose encoded text is at least this long travel as digests, when compared exactly.
+DIGEST_OVER = 1 << 20
+
+
+def digest_threshold(problem: FunctionalProblem) -> int:
+    """When results of ``problem`` may travel as digests: only if they are compared exactly
+    (no tolerance, no special oracle), and then from :data:`DIGEST_OVER` bytes of text.
+
+    Huge outputs (HumanEval/130 returns lists of a million numbers; one MBPP+ input makes
+    a list of 1.6 million tuples) then cost a hash in the sandbox instead of megabytes on
+    the channel, and never exceed the channel's message limit.
+    """
+    return DIGEST_OVER if problem.oracle == ORACLE_EQUAL and not problem.atol else 0
+
+
 @dataclass(frozen=True, slots=True)
 class Expected:
     """Reference outputs of a problem, per input of its longest suite.
@@ -239,7 +257,8 @@ def run_reference(backend: Backend, problem: FunctionalProblem, *,
     inputs = longest_suite(problem)
     limits = Limits(time_s=per_input_s * max(1, len(inputs)) + LOAD_TIMEOUT_S,
                     memory_mb=memory_mb, stdout_bytes=1 << 20, stderr_bytes=1 << 20)
-    session = Session.open(backend, problem.reference, problem.entry_point, limits)
+    session = Session.open(backend, problem.reference, problem.entry_point, limits,
+                           digest_over=digest_threshold(problem))
     try:
         if session.load_error is not None:
             raise ReferenceFailed(f"{problem.task_id}: the reference does not load: "
@@ -306,7 +325,8 @@ def judge(backend: Backend, problem: FunctionalProblem, code: str, expected: Exp
     try:
         while pos < len(keep):
             if session is None:
-                session = Session.open(backend, code, problem.entry_point, limits)
+                session = Session.open(backend, code, problem.entry_point, limits,
+                                       digest_over=digest_threshold(problem))
                 if session.load_error is not None:
                     failures.append((pos, session.load_verdict or Verdict.RE,
                                      {"test": None, "reason": session.load_error}))

@@ -4,8 +4,10 @@ This file is copied into each sandbox as ``driver.py`` next to ``candidate.py`` 
 with the candidate's interpreter; it imports nothing from codeeval. Protocol, one JSON line
 per message on the channel named by ``CODEEVAL_CHANNEL``:
 
-1. host -> driver: ``{"entry": NAME, "path": [site-packages dirs]}``; the driver executes
-   ``candidate.py`` once and answers ``{"ready": true}`` or ``{"load_error": "..."}``.
+1. host -> driver: ``{"entry": NAME, "path": [site-packages dirs], "digest_over": BYTES}``;
+   the driver executes ``candidate.py`` once and answers ``{"ready": true}`` or
+   ``{"load_error": "..."}``. With ``digest_over`` (0: never), a result whose text is at
+   least that long is sent as ``{"$digest": SHA-256, "size": N}`` (see ``digested``).
 2. host -> driver: ``{"tests": [ARGS, ...]}`` (each ARGS a tagged list of arguments); the
    driver calls the entry point on each in order and answers with batches of results,
    ``{"r": [RESULT, ...]}``, each RESULT ``{"i": N, "ok": VALUE, "t": SECONDS}`` or
@@ -23,6 +25,7 @@ their base value (read with the base class's methods), anything else as
 from __future__ import annotations
 
 import _json  # the C accelerator: importing ``json`` would pull in ``re`` (~9 ms per run)
+import hashlib
 import os
 import sys
 import time
@@ -61,6 +64,9 @@ def encode(v: Any, depth: int = 0) -> Any:
             return v
         return [encode(x, d) for x in v]
     if t is tuple:
+        kinds = set(map(_type, v))
+        if kinds <= _SCALARS or (kinds <= _NUMBERS and min(v) > -_BIG and max(v) < _BIG):
+            return {"$tuple": list(v)}
         return {"$tuple": [encode(x, d) for x in v]}
     if t is set:
         return {"$set": [encode(x, d) for x in v]}
@@ -162,6 +168,50 @@ def dumps(obj: Any) -> str:
     return "".join(_encoder(obj, 0))
 
 
+_UNORDERED = ('"$set"', '"$frozenset"', '"$dict"')
+_sha256 = hashlib.sha256
+
+
+def _canonical(v: Any) -> Any:
+    """``v`` (encoded) with the members of sets and dicts in a fixed order, so that equal
+    values have equal text whatever order they were built in."""
+    if _type(v) is list:
+        return [_canonical(x) for x in v]
+    if _type(v) is not dict:
+        return v
+    (tag, body), = v.items()
+    if tag in ("$set", "$frozenset"):
+        return {tag: sorted((_canonical(x) for x in body), key=dumps)}
+    if tag == "$dict":
+        return {tag: sorted(([_canonical(k), _canonical(x)] for k, x in body),
+                            key=lambda kv: dumps(kv[0]))}
+    if tag == "$tuple":
+        return {tag: [_canonical(x) for x in body]}
+    return v
+
+
+def digested(result: Any, encoded: Any, over: int) -> Any:
+    """A digest in place of a large result: ``{"$digest": sha256 of its canonical text}``.
+
+    Only for results of at least ``over`` bytes of text (0: never), and never for a float
+    or a list of floats, which the host compares with a tolerance. Equal values have equal
+    text, so their digests are equal; the host compares digests with digests.
+    """
+    t = _type(result)
+    if not over or t not in (list, tuple, dict, set, frozenset, str, bytes):
+        return encoded
+    if _len(result) < (over if t in (str, bytes) else 64):
+        return encoded
+    if t is list and set(map(_type, result)) == {float}:
+        return encoded
+    text = dumps(encoded)
+    if _len(text) < over:
+        return encoded
+    if any(tag in text for tag in _UNORDERED):
+        text = dumps(_canonical(encoded))
+    return {"$digest": _sha256(text.encode()).hexdigest(), "size": _len(text)}
+
+
 def main() -> None:
     rfd, wfd = (int(x) for x in os.environ["CODEEVAL_CHANNEL"].split(","))
     inp = os.fdopen(rfd, "rb")
@@ -188,6 +238,7 @@ def main() -> None:
 
     header = loads(inp.readline().decode())
     entry = header["entry"]
+    over = int(header.get("digest_over", 0))
     # Started with -S: add site-packages (without .pth processing) and the exit/quit
     # builtins that the site module would have provided.
     sys.path.extend(p for p in header.get("path", ()) if p not in sys.path)
@@ -228,7 +279,7 @@ def main() -> None:
                 result = fn(*args)
                 elapsed = _perf() - t0
                 try:
-                    encoded = encode(result)
+                    encoded = digested(result, encode(result), over)
                 except BaseException as e:
                     encoded = {"$opaque": "unencodable: " + _type(e).__name__}
                 batch.append({"i": i, "ok": encoded, "t": elapsed})

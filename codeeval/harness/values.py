@@ -55,6 +55,28 @@ class Opaque:
         return f"<opaque {self.type_name}>"
 
 
+class Digest:
+    """A large result the driver sent as the SHA-256 of its canonical encoding.
+
+    Two digests are equal when their hashes are; a digest equals no other value.
+    """
+
+    __slots__ = ("hex", "size")
+
+    def __init__(self, hex_: str, size: int) -> None:
+        self.hex = hex_
+        self.size = size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Digest) and other.hex == self.hex
+
+    def __hash__(self) -> int:
+        return hash(self.hex)
+
+    def __repr__(self) -> str:
+        return f"<value of {self.size} bytes, sha256 {self.hex[:16]}...>"
+
+
 def encode(value: Any, _depth: int = 0) -> Any:
     """Encode a host value (a test input) into tagged JSON data.
 
@@ -83,6 +105,8 @@ def encode(value: Any, _depth: int = 0) -> Any:
         return {"$complex": [value.real, value.imag]}
     if t is Opaque:
         return {"$opaque": value.type_name}
+    if t is Digest:
+        return {"$digest": value.hex, "size": value.size}
     raise ProtocolError(f"cannot encode a value of type {t.__name__}")
 
 
@@ -104,6 +128,12 @@ def decode(data: Any, _depth: int = 0) -> Any:
         if set(map(type, data)) <= _JSON_SCALARS:
             return data  # plain scalars decode to themselves (the common large output)
         return [decode(v, d) for v in data]
+    if isinstance(data, dict) and "$digest" in data and len(data) == 2:
+        hex_, size = data["$digest"], data.get("size")
+        if (not isinstance(hex_, str) or len(hex_) != 64 or not isinstance(size, int)
+                or isinstance(size, bool)):
+            raise ProtocolError("bad $digest value")
+        return Digest(hex_, size)
     if not isinstance(data, dict) or len(data) != 1:
         raise ProtocolError(f"not a tagged value: {str(data)[:80]}")
     (tag, body), = data.items()

@@ -20,7 +20,7 @@ from typing import Any
 from codeeval.datasets.problem import FunctionalProblem, Problem, digest
 from codeeval.harness import inputs as generated_inputs
 from codeeval.harness import stdio
-from codeeval.harness.functional import Expected, record_inputs, run_reference
+from codeeval.harness.functional import Expected, digest_threshold, record_inputs, run_reference
 from codeeval.harness.values import ProtocolError, decode, encode
 from codeeval.languages.registry import python_interpreter
 from codeeval.sandbox.base import Backend
@@ -31,6 +31,8 @@ def cache_key(problem: Problem) -> str:
     machine = (platform.node(), platform.machine(), os.cpu_count())
     return digest({"problem": problem.source_digest, "suites": list(problem.suites),
                    "kind": type(problem).__name__,
+                   "digest_over": digest_threshold(problem)
+                   if isinstance(problem, FunctionalProblem) else 0,
                    "python": python_interpreter(), "version": sys.version, "machine": machine})
 
 
