@@ -22,7 +22,12 @@ from codeeval.errors import SandboxError
 from codeeval.grading.compare import outputs_match
 from codeeval.grading.oracles import ORACLES
 from codeeval.harness.values import ProtocolError, decode, encode
-from codeeval.languages.registry import PYTHON, python_interpreter, python_site_packages
+from codeeval.languages.registry import (
+    PYTHON,
+    python_interpreter,
+    python_site_packages,
+    warm_python_script,
+)
 from codeeval.model.run import FileSpec, Job, Limits, RunResult, RunStatus
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
@@ -31,6 +36,7 @@ from codeeval.sandbox.process import ReplyKind, SandboxProcess
 _HERE = importlib.resources.files("codeeval.harness")
 _DRIVER = _HERE.joinpath("pydriver.py").read_bytes()
 _RECORDER = _HERE.joinpath("pyrecorder.py").read_bytes()
+warm_python_script("driver.py", _DRIVER)
 LOAD_TIMEOUT_S = 10.0
 #: Encoded input batches by cache key: every sample of a problem sends the same ones.
 _BATCHES: dict[Any, bytes] = {}

@@ -189,3 +189,18 @@ PYTHON = register_language(Language(
     runtime_paths=python_runtime_paths,
     env=(("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONIOENCODING", "utf-8")),
 ))
+
+
+#: Python scripts that sandboxed jobs run again and again (the harness's driver), by the
+#: name they run under: a backend that keeps an interpreter warm may compile them once.
+_WARM_PYTHON_SCRIPTS: dict[str, bytes] = {}
+
+
+def warm_python_script(name: str, source: bytes) -> None:
+    """Declare that jobs will often run ``source`` as ``python -S -B NAME``."""
+    _WARM_PYTHON_SCRIPTS[name] = source
+
+
+def warm_python_scripts() -> dict[str, bytes]:
+    """The scripts declared with :func:`warm_python_script`."""
+    return dict(_WARM_PYTHON_SCRIPTS)

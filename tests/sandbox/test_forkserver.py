@@ -193,3 +193,26 @@ def _alive(pid: str) -> bool:
             return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except OSError:
         return False
+
+
+def test_declared_scripts_run_precompiled() -> None:
+    """A script declared warm is compiled once by the server: a run of the same bytes
+    executes that code object (whose file name is the declared one), other bytes are
+    compiled as usual."""
+    from codeeval.languages import registry
+
+    source = (b"import sys\ndef where():\n    return sys._getframe().f_code.co_filename\n"
+              b"print(where())\n")
+    registry.warm_python_script("declared-name.py", source)
+    _backend("namespace")
+    b = NamespaceBackend(dataclasses.replace(config.settings(), prespawn=0))
+    try:
+        if not b.forkserver_enabled:
+            pytest.skip("the fork server needs root and cgroups")
+        r = b.run(script_job(source.decode()))
+        assert r.stdout == b"declared-name.py\n", r
+        r = b.run(script_job(source.decode() + "\n"))  # different bytes: compiled in the run
+        assert r.stdout == b"main.py\n", r
+    finally:
+        b.close()
+        registry._WARM_PYTHON_SCRIPTS.pop("declared-name.py")

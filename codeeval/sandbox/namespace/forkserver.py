@@ -59,7 +59,7 @@ _SOURCE = importlib.resources.files("codeeval.sandbox.namespace").joinpath(
 PRELOAD = ("_json", "typing", "collections", "math", "re", "itertools", "functools", "heapq",
            "bisect", "string", "json", "random", "copy", "operator", "statistics",
            "fractions", "decimal", "datetime", "hashlib", "dataclasses", "enum", "cmath",
-           "array", "textwrap", "runpy", "traceback", "resource")
+           "array", "textwrap", "traceback", "types", "resource")
 _START_TIMEOUT_S = 20.0
 _STATUS_TIMEOUT_S = 10.0
 _INODES = 16384
@@ -156,12 +156,17 @@ class ForkServer:
         parent: socket.socket | None = None
         popen: subprocess.Popen[bytes] | None = None
         try:
-            work.place({"forkserver.py": FileSpec(_SOURCE), "seccomp.bpf": FileSpec(self._bpf)},
-                       0, 0)
+            from codeeval.languages.registry import warm_python_scripts
+
+            warm = warm_python_scripts()
+            files = {"forkserver.py": FileSpec(_SOURCE), "seccomp.bpf": FileSpec(self._bpf)}
+            files.update({f"warm/{i}": FileSpec(src) for i, src in enumerate(warm.values())})
+            work.place(files, 0, 0)
             parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             info_r, info_w = os.pipe2(os.O_CLOEXEC)
             command = [self.interpreter, "-S", "-B", "forkserver.py", str(child.fileno()),
-                       "seccomp.bpf", ",".join(PRELOAD)]
+                       "seccomp.bpf", ",".join(PRELOAD),
+                       *(f"warm/{i}={name}" for i, name in enumerate(warm))]
             try:
                 popen = subprocess.Popen(
                     self._argv(work.path, command, info_w), stdin=subprocess.DEVNULL,

@@ -101,7 +101,8 @@ def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
 
 
 class Server:
-    def __init__(self, sock_fd: int, seccomp_path: str, preload: list[str]) -> None:
+    def __init__(self, sock_fd: int, seccomp_path: str, preload: list[str],
+                 warm: list[str]) -> None:
         with open(seccomp_path, "rb") as f:
             self.bpf = f.read()
         with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -109,6 +110,14 @@ class Server:
         for name in preload:
             with contextlib.suppress(Exception):
                 __import__(name)
+        # Scripts runs execute often, compiled once: source bytes -> code object. Each
+        # argument is ``PATH=NAME``: the file here, and the name runs give the script.
+        self.warm: dict[bytes, Any] = {}
+        for spec in warm:
+            path, _, name = spec.partition("=")
+            with open(path, "rb") as f:
+                source = f.read()
+            self.warm[source] = compile(source, name, "exec", dont_inherit=True)
         self.pristine_path = list(sys.path)
         self.sock = socket.socket(fileno=sock_fd)
 
@@ -256,6 +265,7 @@ class Server:
         if job["inproc"]:
             sys.path[:] = self.pristine_path
             sys.path_importer_cache.clear()
+            job["warm"] = self.warm
             return job
         argv = job["argv"]
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as a fresh process has them
@@ -299,19 +309,29 @@ def _run_script(job: dict[str, Any]) -> None:
     (tens of milliseconds, and invisible to the program): non-daemon threads are joined,
     ``atexit`` handlers run and the standard streams are flushed, then the process exits.
     """
-    import runpy
     import traceback
+    import types
 
     script = job["argv"][3]
     sys.argv[:] = job["argv"][3:]
+    warm = job.pop("warm")
     code = 0
     try:
-        runpy.run_path(script, run_name="__main__")
+        with open(script, "rb") as f:
+            source = f.read()
+        compiled = warm.get(source)
+        del warm
+        if compiled is None:
+            compiled = compile(source, script, "exec", dont_inherit=True)
+        main = types.ModuleType("__main__")
+        main.__file__ = script
+        sys.modules["__main__"] = main
+        exec(compiled, main.__dict__)
     except SystemExit as e:
         code = _exit_code(e.code)
     except Exception as e:
         tb = e.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename in (__file__, runpy.__file__):
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
             tb = tb.tb_next
         traceback.print_exception(type(e), e, tb)
         code = 1
@@ -327,7 +347,7 @@ def _run_script(job: dict[str, Any]) -> None:
     except BaseException:
         pass
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(BaseException):  # e.g. a closed stdout
             stream.flush()
     os._exit(code)
 
@@ -344,7 +364,7 @@ def _exit_code(code: object) -> int:
 
 if __name__ == "__main__":
     _args = sys.argv[1:]
-    _job = Server(int(_args[0]), _args[1], _args[2].split(",") if len(_args) > 2 else []
-                  ).serve()
+    _job = Server(int(_args[0]), _args[1], _args[2].split(",") if _args[2] else [],
+                  _args[3:]).serve()
     del _args
     _run_script(_job)
