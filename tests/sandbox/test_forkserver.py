@@ -171,8 +171,10 @@ def test_killing_a_run_or_the_server_is_recovered(backend: NamespaceBackend) -> 
                     cmdline = f.read()
             except OSError:
                 continue
+            # Ours only (other codeeval processes may run here): its bubblewrap is our child.
             if cmdline.split(b"\0")[:4] == [python_interpreter().encode(), b"-S", b"-B",
-                                             b"forkserver.py"]:
+                                             b"forkserver.py"] and os.getpid() in _ancestors(
+                                                 entry.name):
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed.append(entry.name)
     assert killed
@@ -216,3 +218,15 @@ def test_declared_scripts_run_precompiled() -> None:
     finally:
         b.close()
         registry._WARM_PYTHON_SCRIPTS.pop("declared-name.py")
+
+
+def _ancestors(pid: str, depth: int = 4) -> list[int]:
+    found = []
+    for _ in range(depth):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                pid = f.read().rsplit(b")", 1)[1].split()[1].decode()
+        except OSError:
+            break
+        found.append(int(pid))
+    return found
