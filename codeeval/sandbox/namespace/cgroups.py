@@ -252,6 +252,13 @@ class RunCgroup:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
 
+    def remove_noting(self, errors: list[str]) -> None:
+        """:meth:`remove`, adding why it failed to ``errors`` instead of raising."""
+        try:
+            self.remove()
+        except SandboxCrashed as e:
+            errors.append(str(e))
+
     def remove(self, timeout_s: float = 5.0) -> None:
         """Kill what is left, wait for the cgroup to empty, and delete its directories.
 

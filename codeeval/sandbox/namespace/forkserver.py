@@ -354,10 +354,7 @@ class ForkTree(ProcessTree):
 
     def _release(self, errors: list[str], handed_over: bool = True) -> None:
         if self.cgroup is not None:
-            try:
-                self.cgroup.remove()
-            except SandboxCrashed as e:
-                errors.append(str(e))
+            self.cgroup.remove_noting(errors)
             self.cgroup = None
         for fd in (self._status_r, self._kill_w):
             if fd >= 0:

@@ -152,10 +152,7 @@ class NsTree(ProcessTree):
                 errors.append(str(e))
             self.workdir = None
         if self.cgroup is not None:
-            try:
-                self.cgroup.remove()
-            except SandboxCrashed as e:
-                errors.append(str(e))
+            self.cgroup.remove_noting(errors)
             self.cgroup = None
         if self._init_pidfd is not None:
             os.close(self._init_pidfd)
