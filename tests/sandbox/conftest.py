@@ -21,7 +21,7 @@ import pytest
 
 from codeeval import config
 from codeeval.errors import BackendUnavailable
-from codeeval.languages.registry import PYTHON
+from codeeval.languages.registry import PYTHON, python_interpreter
 from codeeval.model.run import FileSpec, Job, Limits, RunResult
 from codeeval.sandbox import Backend, open_backend
 from codeeval.sandbox.namespace import NamespaceBackend, live_backends
@@ -32,6 +32,14 @@ _backends: dict[str, Backend | str] = {}
 
 
 def _backend(name: str) -> Backend:
+    if name == "forkserver":
+        # The namespace backend's fork server: the same backend, with Python jobs of the
+        # form it serves (``python -S -B main.py``; see Runner).
+        b = _backend("namespace")
+        if not (isinstance(b, NamespaceBackend) and b.forkserver_enabled):
+            pytest.skip("the namespace backend has no fork server here (it needs root and "
+                        "cgroups)")
+        return b
     if name not in _backends:
         try:
             _backends[name] = open_backend(name)
@@ -43,9 +51,10 @@ def _backend(name: str) -> Backend:
     return b
 
 
-@pytest.fixture(params=["namespace", "local"])
+@pytest.fixture(params=["namespace", "forkserver", "local"])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    """Each backend in turn (skipped with the reason when it cannot run here)."""
+    """Each backend in turn (skipped with the reason when it cannot run here);
+    ``forkserver`` is the namespace backend running Python through its fork server."""
     return _backend(request.param)
 
 
@@ -141,6 +150,9 @@ class Runner:
     backend: Backend
     test_name: str
     leaks: list[str] = field(default_factory=list)
+    #: Run Python as ``python -S -B`` with the language's environment, the form of job the
+    #: namespace backend's fork server serves (and check that it did).
+    forkserver: bool = False
 
     def run(self, code: str, *, stdin: bytes = b"", env: dict[str, str] | None = None,
             outputs: tuple[str, ...] = (), files: dict[str, bytes] | None = None,
@@ -152,12 +164,21 @@ class Runner:
         lim = {"time_s": 1.0, "memory_mb": 256, "stdout_bytes": 1 << 20,
                "stderr_bytes": 1 << 20, "processes": 32, "open_files": 64, "scratch_mb": 16}
         lim.update(limits)  # type: ignore[arg-type]
-        job = Job(command=PYTHON.substitute(PYTHON.run), files=all_files, stdin=stdin,
-                  env={TOKEN_VAR: token, **(env or {})}, limits=Limits(**lim),  # type: ignore[arg-type]
+        command = PYTHON.substitute(PYTHON.run)
+        job_env = {TOKEN_VAR: token, **(env or {})}
+        if self.forkserver:
+            command = (python_interpreter(), "-S", "-B", PYTHON.source_name)
+            job_env = {**dict(PYTHON.env), **job_env}
+        job = Job(command=command, files=all_files, stdin=stdin,
+                  env=job_env, limits=Limits(**lim),  # type: ignore[arg-type]
                   outputs=outputs, runtime_paths=PYTHON.runtime_paths())
+        served = self.backend.forkserver_runs if self.forkserver else 0  # type: ignore[attr-defined]
         result = self.backend.run(job)
+        if self.forkserver and not outputs:
+            assert self.backend.forkserver_runs == served + 1, "not run by the fork server"  # type: ignore[attr-defined]
         self.check_leaks(token, fds_before)
-        REPORT.append((self.test_name, self.backend.name, result.status.value,
+        REPORT.append((self.test_name, "forkserver" if self.forkserver else self.backend.name,
+                       result.status.value,
                        "clean" if not self.leaks else "; ".join(self.leaks)))
         return result
 
@@ -185,8 +206,9 @@ class Runner:
 @pytest.fixture
 def runner(backend: Backend, request: pytest.FixtureRequest) -> Iterator[Runner]:
     """A :class:`Runner` whose runs must leave nothing behind."""
-    name = request.node.name.replace(f"[{backend.name}-", "[").replace(f"[{backend.name}]", "")
-    r = Runner(backend, name)
+    label = request.node.callspec.params.get("backend", backend.name)
+    name = request.node.name.replace(f"[{label}-", "[").replace(f"[{label}]", "")
+    r = Runner(backend, name, forkserver=label == "forkserver")
     yield r
     assert not r.leaks, f"run left things behind: {r.leaks}"
 

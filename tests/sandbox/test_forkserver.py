@@ -42,8 +42,8 @@ def backend() -> Iterator[NamespaceBackend]:
 
 def script_job(code: str, *, channel: bool = False, in_process: bool = True,
                time_s: float = 5) -> Job:
-    """``python -S -B main.py`` (run in the server's interpreter) or ``python -B main.py``
-    (exec'd)."""
+    """``python -S -B main.py`` (run in the fork server's interpreter) or, for contrast,
+    ``python -B main.py`` (which the server does not serve)."""
     flags = ("-S", "-B") if in_process else ("-B",)
     return Job(command=(python_interpreter(), *flags, "main.py"),
                files={"main.py": FileSpec(textwrap.dedent(code).encode())},
@@ -51,18 +51,27 @@ def script_job(code: str, *, channel: bool = False, in_process: bool = True,
                channel=channel, runtime_paths=PYTHON.runtime_paths())
 
 
-def test_python_runs_go_through_the_fork_server(backend: NamespaceBackend) -> None:
-    before = backend.forkserver_runs
-    for in_process in (True, False):
-        r = backend.run(script_job("print('hi')", in_process=in_process))
+def test_only_python_s_b_runs_go_through_the_fork_server(backend: NamespaceBackend) -> None:
+    def served(job: Job) -> bool:
+        before = backend.forkserver_runs
+        r = backend.run(job)
         assert r.status is RunStatus.OK, r
         assert r.stdout == b"hi\n"
-    assert backend.forkserver_runs == before + 2
+        return backend.forkserver_runs == before + 1
+
+    code = "print('hi')"
+    assert served(script_job(code))
+    extra = script_job(code)
+    assert served(dataclasses.replace(extra, env={**extra.env, "ANSWER": "42"}))
+    # Everything else goes through bubblewrap: another command line, or variables the
+    # interpreter reads at start-up, which the server's interpreter has already read.
+    assert not served(script_job(code, in_process=False))
+    for var in ("PYTHONHASHSEED", "LANG"):
+        assert not served(dataclasses.replace(extra, env={**extra.env, var: "0"}))
 
 
-@pytest.mark.parametrize("in_process", [True, False], ids=["in-process", "exec"])
 def test_a_forked_run_holds_only_its_own_fds_and_no_privileges(
-        backend: NamespaceBackend, in_process: bool) -> None:
+        backend: NamespaceBackend) -> None:
     job = script_job("""
         import json, os
         fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
@@ -74,7 +83,7 @@ def test_a_forked_run_holds_only_its_own_fds_and_no_privileges(
                                       "Seccomp")},
                           "env": sorted(os.environ), "cwd": os.getcwd(),
                           "hostname": os.uname().nodename}))
-    """, channel=True, in_process=in_process)
+    """, channel=True)
     r = backend.run(job)
     assert r.status is RunStatus.OK, r
     seen = json.loads(r.stdout)

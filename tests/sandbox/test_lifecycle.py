@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from codeeval import config
-from codeeval.languages.registry import PYTHON
+from codeeval.languages.registry import PYTHON, python_interpreter
 from codeeval.model.run import FileSpec, Job, Limits, RunStatus
 from codeeval.sandbox.namespace import NamespaceBackend
 from tests.sandbox.conftest import _backend, _our_zombies
@@ -29,10 +29,13 @@ from tests.sandbox.conftest import _backend, _our_zombies
 pytestmark = pytest.mark.conformance
 
 
-def py_job(code: str, **env: str) -> Job:
-    return Job(command=PYTHON.substitute(PYTHON.run), files={"main.py": FileSpec(code.encode())},
-               env=env, limits=Limits(time_s=2, memory_mb=256),
-               runtime_paths=PYTHON.runtime_paths())
+def py_job(code: str, *, forkserver: bool = False) -> Job:
+    """A Python job; with ``forkserver``, of the form the fork server serves."""
+    command = (python_interpreter(), "-S", "-B", "main.py") if forkserver \
+        else PYTHON.substitute(PYTHON.run)
+    return Job(command=command, files={"main.py": FileSpec(code.encode())},
+               env=dict(PYTHON.env) if forkserver else {},
+               limits=Limits(time_s=2, memory_mb=256), runtime_paths=PYTHON.runtime_paths())
 
 
 def traces(run_ids: list[str], uids: list[int], scratch: Path) -> list[str]:
@@ -82,7 +85,7 @@ def test_no_state_crosses_from_one_run_to_the_next(forkserver: bool) -> None:
         os.environ["SECRET_OF_FIRST"] = "1"
         subprocess.Popen(["sleep", "60"], start_new_session=True)
         print(os.getuid())
-    """))
+    """), forkserver=forkserver)
     for _ in range(2):  # a shape that repeats gets sandboxes prepared for it
         assert backend.run(first_job).status is RunStatus.OK
     backend.quiesce()
@@ -98,14 +101,15 @@ def test_no_state_crosses_from_one_run_to_the_next(forkserver: bool) -> None:
         procs = [p for p in os.listdir("/proc") if p.isdigit()]
         print(json.dumps({"left": left, "procs": len(procs), "env": sorted(os.environ),
                           "files": sorted(os.listdir("/box"))}))
-    """).replace("import os", "import os, json")))
+    """).replace("import os", "import os, json"), forkserver=forkserver))
     assert second.status is RunStatus.OK, second
     seen = json.loads(second.stdout)
     assert seen["left"] == []
     assert seen["procs"] <= 2  # the namespace's init and this program
     assert seen["files"] == ["main.py"]
     # The base environment only: nothing the first runs set (SECRET_OF_FIRST).
-    assert set(seen["env"]) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD"}
+    job_env = set(dict(PYTHON.env)) if forkserver else set()
+    assert set(seen["env"]) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD"} | job_env
     assert "SECRET_OF_FIRST" not in seen["env"]
     backend.close()
 
@@ -126,8 +130,9 @@ def test_close_destroys_idle_sandboxes() -> None:
 
 def test_close_stops_the_fork_server_after_its_runs() -> None:
     backend = backend_with(forkserver=True, prespawn=0)
-    with backend.start(py_job("import time; time.sleep(1); print('done')")) as running:
-        assert backend.run(py_job("print(1)")).status is RunStatus.OK
+    with backend.start(py_job("import time; time.sleep(1); print('done')",
+                              forkserver=True)) as running:
+        assert backend.run(py_job("print(1)", forkserver=True)).status is RunStatus.OK
         (server_id, _), = backend.resident()
         backend.close()
         # A run already started is not cut short by close() ...
@@ -144,7 +149,7 @@ SCRIPT = textwrap.dedent("""
     import dataclasses, json, os, signal, sys
     from codeeval import config
     from codeeval.sandbox.namespace import NamespaceBackend
-    from codeeval.languages.registry import PYTHON
+    from codeeval.languages.registry import PYTHON, python_interpreter
     from codeeval.model.run import FileSpec, Job, Limits
     b = NamespaceBackend(dataclasses.replace(config.settings(),
                                              forkserver=sys.argv[2] == "forkserver"))

@@ -405,7 +405,7 @@ class NamespaceBackend(Backend):
             payload = job_payload(job, uid=slot.uid, gid=slot.uid, env=env,
                                   rlimits=rlimits(job.limits, address_space=address_space,
                                                   nproc=True),
-                                  nprocs=len(procs), in_process=server.in_process(job))
+                                  nprocs=len(procs))
             mem = memfd_with(payload)
             ours.append(mem)
             server.submit([mem, status_w, kill_r, *pipes.child_stdio, *pipes.child_pass_fds,

@@ -16,16 +16,18 @@ builds a fresh set of namespaces of its own before anything of the job runs (see
 * a cleared environment and only fds 0-4 (stdio and the channel).
 
 What differs from a bubblewrap run: the read-only root and ``/dev`` are shared with the
-other runs of the same server (nobody can write them), and a Python job run in-process
-inherits the server's interpreter state: the same hash seed for every run, and the
-modules the server imported already in ``sys.modules`` (each run has its own copy-on-write
-copy; nothing a run does reaches the server or another run).
+other runs of the same server (nobody can write them), and the job runs in the server's
+interpreter: the same hash seed for every run, and the modules the server imported
+already in ``sys.modules`` (each run has its own copy-on-write copy; nothing a run does
+reaches the server or another run).
 
 Only the supervisor talks to the server, over a ``SOCK_SEQPACKET`` socket; a request is a
 datagram carrying fds, and the job itself (command, environment, limits, uid, files)
 travels in a memfd that only the forked process reads, so the server never holds a
 candidate's code. The server serves jobs of one set of runtime paths (the sandboxed
-Python's), with no files to copy out, as root with cgroups; others go through bubblewrap.
+Python's) that are ``python -S -B SCRIPT``, with no files to copy out, as root with cgroups;
+every other job goes through bubblewrap, whose pre-spawned sandboxes start an ``exec``'d
+program sooner than three forks would.
 """
 
 from __future__ import annotations
@@ -94,15 +96,19 @@ class ForkServer:
         self.served = 0
 
     def serves(self, job: Job) -> bool:
-        """Whether ``job`` can run through this server."""
-        return (not job.outputs and not self._closing and {
-            os.path.realpath(p) for p in job.runtime_paths} <= self.runtime_paths)
-
-    def in_process(self, job: Job) -> bool:
-        """Whether ``job`` is ``python -S -B SCRIPT`` under the server's own interpreter."""
+        """Whether ``job`` runs through this server: ``python -S -B SCRIPT ...`` under the
+        server's own interpreter, with the server's runtime paths, no files to copy out,
+        and an environment that adds to the server's only variables the interpreter does
+        not read at start-up (its ``PYTHON*`` settings and locale are the server's)."""
         cmd = job.command
-        return (len(cmd) >= 4 and cmd[0] == self.interpreter and tuple(cmd[1:3]) == ("-S", "-B")
-                and dict(job.env) == self.env)
+        if (job.outputs or self._closing or len(cmd) < 4 or cmd[0] != self.interpreter
+                or tuple(cmd[1:3]) != ("-S", "-B")):
+            return False
+        env = dict(job.env)
+        if any(env.get(k) != v for k, v in self.env.items()) or any(
+                k.startswith(_STARTUP_VARIABLES) for k in env.keys() - self.env.keys()):
+            return False
+        return {os.path.realpath(p) for p in job.runtime_paths} <= self.runtime_paths
 
     def submit(self, fds: Sequence[int]) -> None:
         """Hand one run's fds to the server (starting or restarting it as needed).
@@ -240,15 +246,19 @@ class ForkServer:
             self._work = None
 
 
+#: Prefixes of the variables the interpreter reads once, at start-up.
+_STARTUP_VARIABLES = ("PYTHON", "LANG", "LC_")
+
+
 def job_payload(job: Job, *, uid: int, gid: int, env: dict[str, str],
-                rlimits: dict[int, tuple[int, int]], nprocs: int, in_process: bool) -> bytes:
+                rlimits: dict[int, tuple[int, int]], nprocs: int) -> bytes:
     """The request a forked run reads from its memfd: a JSON line, then the files' bytes."""
     files = [(name, spec) for name, spec in job.files.items()]
     header = {"argv": list(job.command), "env": env, "uid": uid, "gid": gid,
               "rlimits": [[r, s, h] for r, (s, h) in rlimits.items()],
               "scratch_bytes": job.limits.scratch_mb << 20, "inodes": _INODES,
               "files": [[n, len(s.content), s.executable] for n, s in files],
-              "nprocs": nprocs, "inproc": in_process}
+              "nprocs": nprocs}
     return json.dumps(header).encode() + b"\n" + b"".join(s.content for _, s in files)
 
 

@@ -19,9 +19,8 @@ builds fresh namespaces. Per request (one datagram on the control socket carryin
 * **C**: starts a session, moves stdio and the channel to fds 0-4 and closes every other
   fd, sets the rlimits, clears the environment, drops the capability bounding set,
   switches to the run's uid and gid (which clears its capabilities), sets
-  ``no_new_privs``, installs the seccomp filter, closes the status pipe and then either
-  ``exec``s the job's command or, for ``python -S -B SCRIPT`` jobs with the fork server's
-  own environment, runs SCRIPT in this already-started interpreter.
+  ``no_new_privs``, installs the seccomp filter, closes the status pipe and runs the job,
+  ``python -S -B SCRIPT ARGS``, as this already-started interpreter would.
 
 A setup failure anywhere is reported as ``e MESSAGE`` (an infra error, never a verdict).
 """
@@ -262,19 +261,10 @@ class Server:
             _report(status_w, "e", f"run setup failed: {e}")
             os._exit(0)
         os.close(status_w)
-        if job["inproc"]:
-            sys.path[:] = self.pristine_path
-            sys.path_importer_cache.clear()
-            job["warm"] = self.warm
-            return job
-        argv = job["argv"]
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as a fresh process has them
-            signal.signal(sig, signal.SIG_DFL)
-        try:
-            os.execvpe(argv[0], argv, job["env"])
-        except OSError as e:
-            os.write(2, f"codeeval: cannot run {argv[0]}: {e.strerror}\n".encode())
-        os._exit(127)
+        sys.path[:] = self.pristine_path
+        sys.path_importer_cache.clear()
+        job["warm"] = self.warm
+        return job
 
 
 def _place(files: list[list[Any]], blob: bytes, uid: int, gid: int) -> None:
