@@ -3,8 +3,9 @@
 
 Each iteration runs ``print('ok')`` once per mode, in rotating order, so that machine noise
 hits every mode alike. Prints p50/p95 per mode and the isolation overhead at p50 (namespace
-minus bare subprocess), with and without pre-spawned sandboxes, and with and without the
-fork server. Goal (issue 2): overhead <= 10 ms at p50.
+minus bare subprocess), with and without pre-spawned sandboxes; and the same program as
+``python -S -B main.py``, bare and through the namespace backend's fork server (the form
+of job the scoring harness runs). Goal (issue 2): overhead <= 10 ms at p50.
 
 Then the cost that bounds throughput when every core is busy: machine-wide CPU time per
 run (from /proc/stat, so it counts the supervisor, bubblewrap, the fork server and the
@@ -60,25 +61,28 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="codeeval-bench-"))
     (tmp / PYTHON.source_name).write_bytes(PROGRAM)
 
-    def bare() -> None:
-        out = subprocess.run(list(command), cwd=tmp, capture_output=True, check=True)
+    fast = (command[0], "-S", "-B", PYTHON.source_name)
+    fast_job = dataclasses.replace(job, command=fast)
+
+    def bare(argv: tuple[str, ...] = tuple(command)) -> None:
+        out = subprocess.run(list(argv), cwd=tmp, capture_output=True, check=True)
         assert out.stdout == b"ok\n"
 
     modes: dict[str, Callable[[], None]] = {"bare subprocess": bare}
     cold = dataclasses.replace(config.settings(), prespawn=0)
-    no_fork = dataclasses.replace(config.settings(), forkserver=False)
     backends = {"namespace": open_backend("namespace"),
                 "namespace (cold)": open_backend("namespace", cold),
-                "namespace (bwrap)": open_backend("namespace", no_fork),
                 "local": open_backend("local")}
     for name, backend in backends.items():
 
-        def run(b=backend) -> None:  # type: ignore[no-untyped-def]
-            r = b.run(job)
+        def run(b=backend, j=job) -> None:  # type: ignore[no-untyped-def]
+            r = b.run(j)
             if r.status is not RunStatus.OK or r.stdout != b"ok\n":
                 raise SystemExit(f"{b.name} run failed: {r}")
 
         modes[name] = run
+    modes["bare -S"] = lambda: bare(fast)
+    modes["namespace -S (fork)"] = lambda: run(backends["namespace"], fast_job)  # type: ignore[no-untyped-call]
 
     names = list(modes)
     times: dict[str, list[float]] = {n: [] for n in names}
@@ -117,6 +121,11 @@ def main() -> int:
     print(f"namespace isolation overhead at p50: {overhead:+.2f} ms ({verdict} the 10 ms goal)")
     cold_overhead = stats["namespace (cold)"]["p50_ms"] - base
     print(f"without pre-spawned sandboxes (CODEEVAL_PRESPAWN=0): {cold_overhead:+.2f} ms")
+    fork = stats["namespace -S (fork)"]
+    fork_overhead = fork["p50_ms"] - stats["bare -S"]["p50_ms"]
+    print(f"python -S -B through the fork server: {fork_overhead:+.2f}"
+          f" ms at p50 against bare, {fork['machine_cpu_ms']:.1f} ms of machine CPU per run "
+          f"against {stats['bare -S']['machine_cpu_ms']:.1f} bare")
     return 0
 
 
