@@ -172,6 +172,8 @@ def test_killing_a_run_or_the_server_is_recovered(backend: NamespaceBackend) -> 
     # new one. (A run handed over in the instant before it died ends as an infra error,
     # which callers retry.)
     (server_id, _), = backend.resident()
+    server_pid = backend.forkserver_pid
+    assert server_pid is not None
     killed = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -180,9 +182,10 @@ def test_killing_a_run_or_the_server_is_recovered(backend: NamespaceBackend) -> 
                     cmdline = f.read()
             except OSError:
                 continue
-            # Ours only (other codeeval processes may run here): its bubblewrap is our child.
+            # This backend's server only (other backends, of this process or others, may
+            # have servers of their own): its bubblewrap is the one we started.
             if cmdline.split(b"\0")[:4] == [python_interpreter().encode(), b"-S", b"-B",
-                                             b"forkserver.py"] and os.getpid() in _ancestors(
+                                             b"forkserver.py"] and server_pid in _ancestors(
                                                  entry.name):
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed.append(entry.name)

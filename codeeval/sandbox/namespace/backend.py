@@ -245,6 +245,11 @@ class NamespaceBackend(Backend):
         """How many runs went through the fork server so far."""
         return self._forkserver.served if self._forkserver is not None else 0
 
+    @property
+    def forkserver_pid(self) -> int | None:
+        """The pid of the fork server's bubblewrap process, while one runs."""
+        return self._forkserver.pid if self._forkserver is not None else None
+
     def resident(self) -> list[tuple[str, list[int]]]:
         """``(run id, supervisor fds)`` of helpers that outlive runs (the fork server)."""
         return self._forkserver.resident() if self._forkserver is not None else []

@@ -146,6 +146,12 @@ class ForkServer:
             if self._live <= 0:
                 self._stop()
 
+    @property
+    def pid(self) -> int | None:
+        """The pid of the server's bubblewrap process while it runs (our child)."""
+        with self._lock:
+            return self._popen.pid if self._popen is not None else None
+
     def resident(self) -> list[tuple[str, list[int]]]:
         """``(run id, supervisor fds)`` of the server while it runs: it stays on purpose."""
         with self._lock:
