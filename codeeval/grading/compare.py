@@ -30,13 +30,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from codeeval.harness.values import Digest, Opaque
+from codeeval.harness.values import SCALAR_TYPES, Digest, Opaque
 
 RTOL = 1e-7
 DEFAULT_FLOAT_ATOL = 1e-6
-
-
-_SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def effective_atol(expected: Any, atol: float) -> float:
@@ -85,7 +82,7 @@ def _match(out: Any, exp: Any, atol: float, strict: bool, depth: int) -> bool:
         return _close(out.real, exp.real, atol) and _close(out.imag, exp.imag, atol)
     if te in (list, tuple):
         # Fast path, at C speed: scalar elements of the very same types, all equal.
-        if (len(out) == len(exp) and set(map(type, exp)) <= _SCALARS
+        if (len(out) == len(exp) and set(map(type, exp)) <= SCALAR_TYPES
                 and list(map(type, out)) == list(map(type, exp)) and out == exp):
             return True
         return len(out) == len(exp) and all(

@@ -31,7 +31,7 @@ from codeeval.languages.registry import (
 from codeeval.model.run import FileSpec, Job, Limits, RunResult, RunStatus
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
-from codeeval.sandbox.process import ReplyKind, SandboxProcess
+from codeeval.sandbox.process import ReplyKind, SandboxProcess, message_line
 
 _HERE = importlib.resources.files("codeeval.harness")
 _DRIVER = _HERE.joinpath("pydriver.py").read_bytes()
@@ -132,8 +132,7 @@ class Session:
                 batch = [encode(list(args)) for args in inputs]
             except ProtocolError as e:
                 raise SandboxError(f"a test input cannot be encoded: {e}") from e
-            line = json.dumps({"tests": batch, "flush_before": flush_before},
-                              separators=(",", ":"), allow_nan=True).encode() + b"\n"
+            line = message_line({"tests": batch, "flush_before": flush_before})
             if key is not None:
                 if len(_BATCHES) >= _BATCH_CACHE_SIZE:
                     _BATCHES.clear()

@@ -47,6 +47,14 @@ def _name(t: type) -> str:
     return getattr(t, "__module__", "?") + "." + getattr(t, "__qualname__", "?")
 
 
+def _plain(v: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether a list or tuple holds only plain scalars (the common large output), whose
+    elements are their own encoding; checked at C speed: element types, then the range of
+    ints (huge ones need the $int tag)."""
+    kinds = set(map(_type, v))
+    return kinds <= _SCALARS or (kinds <= _NUMBERS and min(v) > -_BIG and max(v) < _BIG)
+
+
 def encode(v: Any, depth: int = 0) -> Any:
     t = _type(v)
     if depth > 500:
@@ -57,17 +65,9 @@ def encode(v: Any, depth: int = 0) -> Any:
     if t is int:
         return v if -_BIG < v < _BIG else {"$int": hex(v)}
     if t is list:
-        # A list of plain scalars (the common large output) is its own encoding; checked
-        # at C speed: element types, then the range of ints (huge ones need the $int tag).
-        kinds = set(map(_type, v))
-        if kinds <= _SCALARS or (kinds <= _NUMBERS and min(v) > -_BIG and max(v) < _BIG):
-            return v
-        return [encode(x, d) for x in v]
+        return v if _plain(v) else [encode(x, d) for x in v]
     if t is tuple:
-        kinds = set(map(_type, v))
-        if kinds <= _SCALARS or (kinds <= _NUMBERS and min(v) > -_BIG and max(v) < _BIG):
-            return {"$tuple": list(v)}
-        return {"$tuple": [encode(x, d) for x in v]}
+        return {"$tuple": list(v) if _plain(v) else [encode(x, d) for x in v]}
     if t is set:
         return {"$set": [encode(x, d) for x in v]}
     if t is frozenset:

@@ -110,7 +110,8 @@ def encode(value: Any, _depth: int = 0) -> Any:
     raise ProtocolError(f"cannot encode a value of type {t.__name__}")
 
 
-_JSON_SCALARS = frozenset({int, float, str, bool, type(None)})
+#: Types that JSON carries as themselves.
+SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
 
 
 def decode(data: Any, _depth: int = 0) -> Any:
@@ -125,7 +126,7 @@ def decode(data: Any, _depth: int = 0) -> Any:
         return data
     d = _depth + 1
     if isinstance(data, list):
-        if set(map(type, data)) <= _JSON_SCALARS:
+        if set(map(type, data)) <= SCALAR_TYPES:
             return data  # plain scalars decode to themselves (the common large output)
         return [decode(v, d) for v in data]
     if isinstance(data, dict) and "$digest" in data and len(data) == 2:

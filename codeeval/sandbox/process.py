@@ -44,6 +44,15 @@ _READ_CHUNK = 1 << 16
 _STDERR_TAIL = 4096
 
 
+def message_line(message: Any) -> bytes:
+    """``message`` as one line of the structured channel (JSON, NaN and infinities allowed).
+
+    Raises:
+        TypeError: ``message`` is not JSON-serialisable.
+    """
+    return json.dumps(message, separators=(",", ":"), allow_nan=True).encode() + b"\n"
+
+
 class ProcessTree(ABC):
     """Backend-specific handle on a started tree; :class:`SandboxProcess` drives it."""
 
@@ -254,8 +263,7 @@ class SandboxProcess:
             SandboxCrashed: the job was started without a channel.
             TypeError: ``message`` is not JSON-serialisable.
         """
-        data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode() + b"\n"
-        return self.send_line(data)
+        return self.send_line(message_line(message))
 
     def send_line(self, data: bytes) -> bool:
         """Like :meth:`send`, for a message already encoded: one JSON line ending in ``\\n``.

@@ -51,7 +51,7 @@ from codeeval.model.run import FileSpec, Job
 from codeeval.sandbox import runid, workdir
 from codeeval.sandbox.namespace import cgroups
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
-from codeeval.sandbox.namespace.tree import read_info
+from codeeval.sandbox.namespace.tree import read_info, reap_pidfd
 from codeeval.sandbox.process import ProcessTree
 
 _SOURCE = importlib.resources.files("codeeval.sandbox.namespace").joinpath(
@@ -229,9 +229,7 @@ class ForkServer:
         fd, self._init_pidfd = self._init_pidfd, None
         if fd is None:
             return
-        with contextlib.suppress(OSError, ValueError):
-            select.select([fd], [], [], 5.0)  # readable once it has exited
-            os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
+        reap_pidfd(fd)
         os.close(fd)
 
     def _stop(self) -> None:

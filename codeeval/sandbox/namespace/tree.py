@@ -51,6 +51,14 @@ def read_info(info_fd: int, popen: subprocess.Popen[bytes], stderr_fd: int) -> d
                          + (err.decode(errors="replace").strip() or f"exit {popen.returncode}"))
 
 
+def reap_pidfd(fd: int, timeout_s: float = 5.0) -> None:
+    """Wait (bounded) for the process of pidfd ``fd`` to exit, and reap it if it is our
+    child (an adopted orphan included). Never raises; does not close ``fd``."""
+    with contextlib.suppress(OSError, ValueError):
+        select.select([fd], [], [], timeout_s)  # readable once it has exited
+        os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
+
+
 class NsTree(ProcessTree):
     """Host-side state of one namespace run."""
 
@@ -115,9 +123,7 @@ class NsTree(ProcessTree):
         if fd is None:
             return
         self.kill()
-        with contextlib.suppress(OSError, ValueError):
-            select.select([fd], [], [], 5.0)  # readable once it has exited
-            os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
+        reap_pidfd(fd)
 
     def cleanup(self, outputs: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
