@@ -44,7 +44,7 @@ def prepare(backend: Backend, language: Language, source: bytes) -> Prepared:
     job = Job(command=language.substitute(step.command), files=src, limits=step.limits,
               outputs=step.artifacts, env=dict(language.env),
               runtime_paths=language.runtime_paths(),
-              limit_address_space=language.limit_address_space)
+              limit_address_space=language.limit_address_space, image=language.image)
     result = backend.run(job)
     missing = [a for a in step.artifacts if a not in result.files]
     if result.status is not RunStatus.OK or missing:
@@ -69,7 +69,7 @@ def run_prepared(backend: Backend, prepared: Prepared, *, stdin: bytes = b"",
     lang = prepared.language
     job = Job(command=prepared.command, files=prepared.files, stdin=stdin,
               limits=limits or Limits(), env=dict(lang.env), runtime_paths=lang.runtime_paths(),
-              limit_address_space=lang.limit_address_space)
+              limit_address_space=lang.limit_address_space, image=lang.image)
     return backend.run(job)
 
 

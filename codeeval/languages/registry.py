@@ -57,6 +57,8 @@ class Language:
         runtime_paths: callable returning host paths to show read-only in the sandbox.
         limit_address_space: whether RLIMIT_AS is a sane backstop for this runtime.
         env: extra environment for the program.
+        image: the runtime folder of ``sandbox_images/`` whose image runs this language on
+            image-based backends (docker).
     """
 
     name: str
@@ -67,6 +69,7 @@ class Language:
     runtime_paths: Callable[[], tuple[str, ...]] = lambda: ()
     limit_address_space: bool = True
     env: tuple[tuple[str, str], ...] = ()
+    image: str = "python"
 
     def substitute(self, args: tuple[str, ...]) -> tuple[str, ...]:
         """Fill the placeholders of ``args``.

@@ -170,6 +170,9 @@ class Job:
     #: Set RLIMIT_AS (address space) as a memory backstop; off for runtimes that reserve
     #: huge virtual ranges (JVM, Go).
     limit_address_space: bool = True
+    #: The runtime (a folder of ``sandbox_images/``) whose image runs this job on image-based
+    #: backends (docker); ``None`` means ``python``. Other backends ignore it.
+    image: str | None = None
 
     def __post_init__(self) -> None:
         if not self.command or not all(isinstance(a, str) and a for a in self.command):
