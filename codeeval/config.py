@@ -14,6 +14,7 @@ Variables (all optional):
 ``CODEEVAL_BWRAP``        path of the bubblewrap binary (default: found on PATH)
 ``CODEEVAL_CGROUPS``      ``auto`` (use cgroups when the host allows) or ``off``
 ``CODEEVAL_PRESPAWN``     sandboxes kept ready per job shape (default 2; 0 turns pre-spawning off)
+``CODEEVAL_DOCKER_POOL``  warm containers kept ready per image and limits (docker backend; default 2)
 ``CODEEVAL_DEBUG``        ``1`` to show tracebacks of internal errors in the CLI
 ``CODEEVAL_CACHE``        cache directory (reference outputs; default ``~/.cache/codeeval``)
 """
@@ -43,6 +44,7 @@ class Settings:
     cgroups: bool = True
     prespawn: int = 2
     forkserver: bool = True
+    docker_pool: int = 2
     debug: bool = False
     cache: str = os.path.join(os.path.expanduser("~"), ".cache", "codeeval")
 
@@ -67,6 +69,7 @@ class Settings:
             cgroups=_choice(env, "CODEEVAL_CGROUPS", ("auto", "off"), "auto") == "auto",
             prespawn=_int(env, "CODEEVAL_PRESPAWN", base.prespawn, minimum=0),
             forkserver=_choice(env, "CODEEVAL_FORKSERVER", ("auto", "off"), "auto") == "auto",
+            docker_pool=_int(env, "CODEEVAL_DOCKER_POOL", base.docker_pool, minimum=0),
             debug=env.get("CODEEVAL_DEBUG", "") not in ("", "0"),
             cache=env.get("CODEEVAL_CACHE") or base.cache,
         )
