@@ -12,6 +12,7 @@ the *system's* failure is an exception from this module.
     ├── UnsafeBackendRefused           the local backend was not explicitly chosen
     └── SandboxError (RuntimeError)    the sandbox itself failed: an infra error, verdict SE
         ├── BackendUnavailable         the backend cannot run here (tool missing, no userns, ...)
+        │   └── ImageMissing           no image for a runtime; the message says how to build it
         └── SandboxCrashed             setup, supervision or teardown broke during a run
 
 Callers that turn exceptions into verdicts map :class:`SandboxError` to ``SE``; it is
@@ -47,6 +48,10 @@ class SandboxError(CodeevalError, RuntimeError):
 
 class BackendUnavailable(SandboxError):
     """The backend cannot work on this host; the message says what to install or change."""
+
+
+class ImageMissing(BackendUnavailable):
+    """No local sandbox image of the current recipe for a runtime (image-based backends)."""
 
 
 class SandboxCrashed(SandboxError):
