@@ -30,6 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every sub-command."""
+    from codeeval.cli import images as images_cmd
     from codeeval.cli import run as run_cmd
     from codeeval.cli import score as score_cmd
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run_cmd.add_parser(subs)
     score_cmd.add_parser(subs)
+    images_cmd.add_parser(subs)
     return parser
 
 

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Build codeeval's sandbox images without a container registry.
+#
+#   scripts/build_images.sh [RUNTIME...]      (default: every folder of sandbox_images/)
+#
+# For each runtime: a base root filesystem made from Debian packages with mmdebstrap is piped
+# into `docker import` as codeeval-base/<runtime>:<hash of suite, mirrors and package list>
+# (skipped when that tag exists), then `codeeval images build <runtime> --base-image <base>`
+# builds sandbox_images/<runtime>/Dockerfile on it (skipped when its content-hash tag exists).
+# Downloaded .debs are kept in $CODEEVAL_DEB_CACHE and shared between mmdebstrap runs.
+# Needs root (mmdebstrap's root mode), mmdebstrap and a reachable Docker engine
+# (scripts/docker_up.sh provides both on Debian).
+#
+# Environment: CODEEVAL_DEBIAN_SUITE (bookworm), CODEEVAL_DEBIAN_MIRROR
+# (http://deb.debian.org/debian), CODEEVAL_DEBIAN_SECURITY (http://deb.debian.org/debian-security),
+# CODEEVAL_DEB_CACHE (/var/cache/codeeval/debs), PYTHON (python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+SUITE="${CODEEVAL_DEBIAN_SUITE:-bookworm}"
+MIRROR="${CODEEVAL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SECURITY="${CODEEVAL_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}"
+CACHE="${CODEEVAL_DEB_CACHE:-/var/cache/codeeval/debs}"
+# Bump when the mmdebstrap options below change: it is part of every base tag.
+BASE_RECIPE="mmdebstrap-apt-v1"
+
+# Debian packages of each runtime's base. python3 (not -minimal): the docker backend's agent
+# needs ctypes, which lives in libpython3.x-stdlib.
+packages_for() {
+  case "$1" in
+    python) echo "python3" ;;
+    cpp) echo "python3 g++" ;;
+    java) echo "python3 default-jdk-headless" ;;
+    javascript) echo "python3 nodejs" ;;
+    go) echo "python3 golang-go" ;;
+    rust) echo "python3 rustc" ;;
+    *) return 1 ;;
+  esac
+}
+
+if [ $# -gt 0 ]; then
+  runtimes=("$@")
+else
+  runtimes=()
+  for f in sandbox_images/*/Dockerfile; do runtimes+=("$(basename "$(dirname "$f")")"); done
+fi
+for rt in "${runtimes[@]}"; do
+  if [ ! -f "sandbox_images/$rt/Dockerfile" ] || ! packages_for "$rt" >/dev/null; then
+    echo "build_images.sh: unknown runtime '$rt' (no sandbox_images/$rt/Dockerfile or no" \
+      "Debian package list for it in this script)" >&2
+    exit 2
+  fi
+done
+"$PY" -c 'import docker' 2>/dev/null || {
+  echo "build_images.sh: the docker SDK is missing for $PY (pip install -e '.[docker]')" >&2
+  exit 1
+}
+command -v mmdebstrap >/dev/null || {
+  echo "build_images.sh: mmdebstrap is missing (apt-get install mmdebstrap, or run" \
+    "scripts/docker_up.sh, which installs it)" >&2
+  exit 1
+}
+docker info >/dev/null 2>&1 || {
+  echo "build_images.sh: no Docker engine answers (start dockerd, or run scripts/docker_up.sh)" >&2
+  exit 1
+}
+mkdir -p "$CACHE"
+
+sources=("deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main"
+  "deb $SECURITY $SUITE-security main")
+
+build_base() { # runtime tag packages
+  local rt="$1" tag="$2" pkgs="$3"
+  # Root mode; no recommends; no docs, man pages or locales; .debs synced in from and out to
+  # the shared cache (essential/unlink keeps the essential .debs around for the sync-out).
+  mmdebstrap --quiet --mode=root --variant=apt --format=tar \
+    --include="${pkgs// /,}" \
+    --aptopt='APT::Install-Recommends "false"' \
+    --aptopt='Acquire::Check-Valid-Until "false"' \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --skip=essential/unlink \
+    --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+    --setup-hook="sync-in $CACHE /var/cache/apt/archives/" \
+    --customize-hook="sync-out /var/cache/apt/archives $CACHE" \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+    --customize-hook='mkdir -p "$1"/box' \
+    "$SUITE" - "${sources[@]}" |
+    docker import \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'ENV LANG=C.UTF-8' \
+      --change 'CMD ["/bin/bash"]' \
+      --change "LABEL codeeval.base.runtime=$rt codeeval.base.suite=$SUITE" \
+      --message "codeeval base for $rt: mmdebstrap $SUITE + $pkgs" \
+      - "$tag" >/dev/null
+}
+
+summary=()
+for rt in "${runtimes[@]}"; do
+  pkgs="$(packages_for "$rt")"
+  key="$BASE_RECIPE|$SUITE|${sources[*]}|$(tr ' ' '\n' <<<"$pkgs" | sort | tr '\n' ' ')"
+  base="codeeval-base/$rt:$(printf '%s' "$key" | sha256sum | cut -c1-12)"
+  start=$SECONDS
+  if docker image inspect "$base" >/dev/null 2>&1; then
+    echo "== $rt: base $base exists" >&2
+    base_s="cached"
+  else
+    echo "== $rt: building base $base from Debian $SUITE: $pkgs" >&2
+    build_base "$rt" "$base" "$pkgs"
+    base_s="$((SECONDS - start)) s"
+  fi
+  start=$SECONDS
+  tag="$("$PY" -m codeeval images build "$rt" --base-image "$base" --quiet)"
+  summary+=("$rt: base $base_s, image $((SECONDS - start)) s -> $tag")
+done
+printf '%s\n' "${summary[@]}" >&2
