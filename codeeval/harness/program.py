@@ -37,12 +37,13 @@ def prepare(backend: Backend, language: Language, source: bytes) -> Prepared:
         BackendUnavailable: the language's runtime is not usable here.
     """
     src = {language.source_name: FileSpec(source)}
-    run_cmd = language.substitute(language.run)
+    run_cmd = language.substitute(language.run)  # {memory_mb} is filled per run
     step = language.compile
     if step is None:
         return Prepared(language, MappingProxyType(src), run_cmd)
-    job = Job(command=language.substitute(step.command), files=src, limits=step.limits,
-              outputs=step.artifacts, env=dict(language.env),
+    job = Job(command=language.substitute(step.command, step.limits), files=src,
+              limits=step.limits, outputs=step.artifacts,
+              env=language.environment(step.limits),
               runtime_paths=language.runtime_paths(),
               limit_address_space=language.limit_address_space, image=language.image)
     result = backend.run(job)
@@ -63,12 +64,15 @@ def run_prepared(backend: Backend, prepared: Prepared, *, stdin: bytes = b"",
 
     Raises:
         SandboxError: the sandbox failed.
+        BackendUnavailable: the language's runtime is not usable here.
     """
     if prepared.compile_error is not None:
         return prepared.compile_error
     lang = prepared.language
-    job = Job(command=prepared.command, files=prepared.files, stdin=stdin,
-              limits=limits or Limits(), env=dict(lang.env), runtime_paths=lang.runtime_paths(),
+    limits = limits or Limits()
+    job = Job(command=lang.substitute(prepared.command, limits), files=prepared.files,
+              stdin=stdin, limits=limits, env=lang.environment(limits),
+              runtime_paths=lang.runtime_paths(),
               limit_address_space=lang.limit_address_space, image=lang.image)
     return backend.run(job)
 

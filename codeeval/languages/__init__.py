@@ -9,6 +9,9 @@ from codeeval.languages.registry import (
     register_language,
 )
 
+# The languages besides Python register themselves on import.
+from codeeval.languages import builtin as _builtin  # noqa: F401  # isort: skip
+
 __all__ = [
     "CompileStep",
     "Language",

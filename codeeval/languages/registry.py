@@ -1,13 +1,16 @@
 """Languages as data: source file name, optional compile step with its own limits, run command.
 
 A :class:`Language` is one registry entry. Commands are argument lists with placeholders:
-``{src}`` (the source file name), ``{exe}`` (the compile step's artifact) and ``{python}``
-(the interpreter that runs sandboxed Python). Compilation runs *inside the sandbox* as a
-job of its own, with :attr:`CompileStep.limits`; its failure is ``CE``. A stdio problem
-compiles once per sample and runs the artifact once per test.
+``{src}`` (the source file name), ``{exe}`` (the compile step's artifact), ``{python}``
+(the interpreter that runs sandboxed Python) and ``{memory_mb}`` (the run's memory limit,
+for runtimes that size their heap themselves; it may appear in environment values too).
+Compilation runs *inside the sandbox* as a job of its own, with
+:attr:`CompileStep.limits`; its failure is ``CE``. A stdio problem compiles once per
+sample and runs the artifact once per test.
 
-Only Python is registered now; C++, Java, JavaScript, Go and Rust arrive with the Docker
-backend, each as one more entry here.
+Registered: Python, and (in :mod:`codeeval.languages.builtin`) C++, Java, JavaScript, Go
+and Rust. Their commands use names found on ``PATH`` so that they resolve in a Docker
+image too; their host toolchains are found at use time (:mod:`.toolchains`).
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class Language:
         env: extra environment for the program.
         image: the runtime folder of ``sandbox_images/`` whose image runs this language on
             image-based backends (docker).
+        aliases: other names ``--lang`` and a sample's ``language`` field accept.
+        runtime_env: callable returning environment resolved on the host at use time
+            (``PATH`` with the toolchain's directory); it overrides ``env``.
     """
 
     name: str
@@ -70,18 +76,41 @@ class Language:
     limit_address_space: bool = True
     env: tuple[tuple[str, str], ...] = ()
     image: str = "python"
+    aliases: tuple[str, ...] = ()
+    runtime_env: Callable[[], tuple[tuple[str, str], ...]] = lambda: ()
 
-    def substitute(self, args: tuple[str, ...]) -> tuple[str, ...]:
-        """Fill the placeholders of ``args``.
+    def substitute(self, args: tuple[str, ...], limits: Limits | None = None
+                   ) -> tuple[str, ...]:
+        """Fill the placeholders of ``args``; ``{memory_mb}`` only when ``limits`` are given
+        (it stays for a later call that knows them). Other braces are left alone.
 
         Raises:
             BackendUnavailable: the language's runtime is not usable on this host.
         """
-        values = {"src": self.source_name, "exe": self.compile.artifacts[0] if self.compile
-                  else self.source_name}
+        values = {"{src}": self.source_name,
+                  "{exe}": self.compile.artifacts[0] if self.compile else self.source_name}
         if any("{python}" in a for a in args):
-            values["python"] = python_interpreter()
-        return tuple(a.format(**values) for a in args)
+            values["{python}"] = python_interpreter()
+        if limits is not None:
+            values["{memory_mb}"] = str(limits.memory_mb)
+        return tuple(_fill(a, values) for a in args)
+
+    def environment(self, limits: Limits | None = None) -> dict[str, str]:
+        """The job environment: ``env``, then ``runtime_env()``, placeholders filled.
+
+        Raises:
+            BackendUnavailable: the language's runtime is not usable on this host.
+        """
+        merged = {**dict(self.env), **dict(self.runtime_env())}
+        keys = tuple(merged)
+        return dict(zip(keys, self.substitute(tuple(merged[k] for k in keys), limits),
+                        strict=True))
+
+
+def _fill(arg: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        arg = arg.replace(key, value)
+    return arg
 
 
 @functools.cache
@@ -159,6 +188,9 @@ def get_language(name: str) -> Language:
     try:
         return _REGISTRY[name]
     except KeyError:
+        for lang in _REGISTRY.values():
+            if name in lang.aliases:
+                return lang
         raise UnknownLanguageError(
             f"unknown language {name!r}; available: {', '.join(language_names())}") from None
 
