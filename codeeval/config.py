@@ -14,7 +14,7 @@ Variables (all optional):
 ``CODEEVAL_BWRAP``        path of the bubblewrap binary (default: found on PATH)
 ``CODEEVAL_CGROUPS``      ``auto`` (use cgroups when the host allows) or ``off``
 ``CODEEVAL_PRESPAWN``     sandboxes kept ready per job shape (default 2; 0 turns pre-spawning off)
-``CODEEVAL_DOCKER_POOL``  warm containers kept ready per image and limits (docker backend; default 2)
+``CODEEVAL_DOCKER_POOL``  warm containers per image and limits (docker backend; default 2)
 ``CODEEVAL_DEBUG``        ``1`` to show tracebacks of internal errors in the CLI
 ``CODEEVAL_CACHE``        cache directory (reference outputs; default ``~/.cache/codeeval``)
 """

@@ -19,6 +19,7 @@ from codeeval.sandbox.process import CHANNEL_ENV, Reply, ReplyKind, SandboxProce
 # Built-in backends register themselves on import.
 from codeeval.sandbox import local as _local  # noqa: F401  isort: skip
 from codeeval.sandbox import namespace as _namespace  # noqa: F401  isort: skip
+from codeeval.sandbox import docker as _docker  # noqa: F401  isort: skip
 
 
 def open_backend(name: str | None = None, settings: config.Settings | None = None) -> Backend:

@@ -87,3 +87,17 @@ class Pipes:
                               stdout_fd=self.stdout_r, stderr_fd=self.stderr_r,
                               channel_to=self.chan_to, channel_from=self.chan_from,
                               outputs=outputs)
+
+
+def memfd_with(data: bytes) -> int:
+    """A memfd holding ``data``, positioned at its start."""
+    fd = os.memfd_create("codeeval-job", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd

@@ -50,6 +50,21 @@ class PrespawnPool(Generic[K, T]):
                 return items.pop()
         return None
 
+    def put(self, shape: K, item: T) -> bool:
+        """Return a used ``item`` that is fit for another run to the idle items of ``shape``.
+
+        Returns:
+            ``False`` (the caller then destroys it) when the pool is closed or ``shape``
+            already has ``per_shape`` idle items.
+        """
+        with self._lock:
+            items = self._idle.setdefault(shape, [])
+            if self._closed or len(items) >= self._per_shape:
+                return False
+            items.append(item)
+            self._idle.move_to_end(shape)
+            return True
+
     def refill(self, shape: K) -> None:
         """Ask the background thread to top up ``shape`` (returns at once)."""
         with self._lock:

@@ -24,6 +24,7 @@ from codeeval.errors import BackendUnavailable
 from codeeval.languages.registry import PYTHON, python_interpreter
 from codeeval.model.run import FileSpec, Job, Limits, RunResult
 from codeeval.sandbox import Backend, open_backend
+from codeeval.sandbox.docker import DockerBackend
 from codeeval.sandbox.namespace import NamespaceBackend, live_backends
 
 REPORT: list[tuple[str, str, str, str]] = []
@@ -43,6 +44,8 @@ def _backend(name: str) -> Backend:
     if name not in _backends:
         try:
             _backends[name] = open_backend(name)
+            if isinstance(_backends[name], DockerBackend):
+                _backends[name].image_for("python")  # type: ignore[union-attr]
         except BackendUnavailable as e:
             _backends[name] = str(e)
     b = _backends[name]
@@ -51,11 +54,23 @@ def _backend(name: str) -> Backend:
     return b
 
 
-@pytest.fixture(params=["namespace", "forkserver", "local"])
+@pytest.fixture(params=["namespace", "forkserver", "local",
+                        pytest.param("docker", marks=pytest.mark.docker)])
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Each backend in turn (skipped with the reason when it cannot run here);
     ``forkserver`` is the namespace backend running Python through its fork server."""
     return _backend(request.param)
+
+
+@pytest.fixture
+def docker_backend() -> DockerBackend:
+    """The docker backend only (skipped with the reason when no engine or image is here)."""
+    b = _backend("docker")
+    assert isinstance(b, DockerBackend)
+    with contextlib.suppress(BackendUnavailable):
+        b.image_for("python")
+        return b
+    pytest.skip("no codeeval python image: build it with scripts/build_images.sh python")
 
 
 @pytest.fixture
@@ -112,6 +127,11 @@ def _our_zombies() -> list[int]:
 
 def _leftovers(backend: Backend) -> list[str]:
     left: list[str] = [f"unreaped zombie {pid}" for pid in _our_zombies()]
+    if isinstance(backend, DockerBackend):
+        # Containers in the pool (idle or reusable) are alive on purpose; every other
+        # container this backend made must be gone.
+        backend.quiesce()
+        left += [f"container {c} not removed" for c in backend.stray_containers()]
     if isinstance(backend, NamespaceBackend):
         # Sandboxes pre-spawned for later runs are alive on purpose; everything else of
         # ours must be gone.
@@ -196,6 +216,8 @@ class Runner:
         fds_after -= {str(fd) for b in live_backends() for _, _, fds in b.idle_runs()
                       for fd in fds}
         fds_after -= {str(fd) for b in live_backends() for _, fds in b.resident() for fd in fds}
+        fds_after -= {str(fd) for b in _backends.values() if isinstance(b, DockerBackend)
+                      for _, fds in b.resident() for fd in fds}
         # listdir itself opens one fd; compare the sets minus that transient one.
         extra = {fd for fd in fds_after - fds_before if os.path.exists(f"/proc/self/fd/{fd}")}
         if len(extra) > 0:

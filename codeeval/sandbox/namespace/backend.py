@@ -71,10 +71,10 @@ from codeeval.model.run import WORKDIR, Job, Limits
 from codeeval.sandbox import runid, workdir
 from codeeval.sandbox.base import Backend, register_backend
 from codeeval.sandbox.namespace import cgroups, seccomp
-from codeeval.sandbox.namespace.forkserver import ForkServer, ForkTree, job_payload, memfd_with
+from codeeval.sandbox.namespace.forkserver import ForkServer, ForkTree, job_payload
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.namespace.tree import NsTree, read_info
-from codeeval.sandbox.pipes import Pipes
+from codeeval.sandbox.pipes import Pipes, memfd_with
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, SandboxProcess
 from codeeval.sandbox.rlimits import address_space_limit, rlimits

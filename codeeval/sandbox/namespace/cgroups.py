@@ -301,3 +301,69 @@ def sweep_stale(host: CgroupHost) -> list[str]:
             RunCgroup(host, name).remove(timeout_s=2.0)
             removed.append(name)
     return removed
+
+
+def process_cgroup_file(pid: int, controller: str, v1_name: str,
+                        v2_name: str) -> tuple[Path, int] | None:
+    """A control file of ``pid``'s cgroup as seen from this host, and the cgroup version:
+    ``v1_name`` in the ``controller`` hierarchy (v1), or ``v2_name`` (v2).
+
+    Works for any process whose ``/proc/PID/cgroup`` is readable (a container's init, say);
+    ``None`` when the file cannot be found.
+    """
+    paths: dict[str, str] = {}
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
+            for line in f:
+                _, controllers, own = line.rstrip("\n").split(":", 2)
+                for c in controllers.split(",") if controllers else [""]:
+                    paths[c] = own
+    except (OSError, ValueError):
+        return None
+    for fstype, mountpoint, root, opts in _mounts():
+        if fstype == "cgroup" and controller in opts.split(",") and controller in paths:
+            file = _join(mountpoint, root, paths[controller]) / v1_name
+            if file.exists():
+                return file, 1
+        elif fstype == "cgroup2" and "" in paths:
+            file = _join(mountpoint, root, paths[""]) / v2_name
+            if file.exists():
+                return file, 2
+    return None
+
+
+def cpu_usage_file(pid: int) -> tuple[Path, int] | None:
+    """The file counting the CPU time of ``pid``'s cgroup (see :func:`read_cpu_usage`)."""
+    return process_cgroup_file(pid, "cpuacct", "cpuacct.usage", "cpu.stat")
+
+
+def oom_events_file(pid: int) -> tuple[Path, int] | None:
+    """The file counting OOM kills in ``pid``'s cgroup (see :func:`read_oom_kills`)."""
+    return process_cgroup_file(pid, "memory", "memory.oom_control", "memory.events")
+
+
+def read_oom_kills(fd: int) -> int | None:
+    """The ``oom_kill`` count in an open :func:`oom_events_file`, or ``None``."""
+    try:
+        for line in os.pread(fd, 4096, 0).split(b"\n"):
+            key, _, value = line.partition(b" ")
+            if key == b"oom_kill":
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def read_cpu_usage(fd: int, version: int) -> float | None:
+    """Seconds of CPU time in an open :func:`cpu_usage_file`, or ``None`` if unreadable."""
+    try:
+        data = os.pread(fd, 4096, 0)
+        if version == 1:
+            return int(data) / 1e9
+        for line in data.split(b"\n"):
+            key, _, value = line.partition(b" ")
+            if key == b"usage_usec":
+                return int(value) / 1e6
+    except (OSError, ValueError):
+        pass
+    return None

@@ -266,20 +266,6 @@ def job_payload(job: Job, *, uid: int, gid: int, env: dict[str, str],
     return json.dumps(header).encode() + b"\n" + b"".join(s.content for _, s in files)
 
 
-def memfd_with(data: bytes) -> int:
-    """A memfd holding ``data``, positioned at its start."""
-    fd = os.memfd_create("codeeval-job", os.MFD_CLOEXEC)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.lseek(fd, 0, os.SEEK_SET)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
 class ForkTree(ProcessTree):
     """Host-side state of one run of the fork server: its cgroup, uid slot and status pipe.
 

@@ -55,9 +55,15 @@ class _ArgCmp(ctypes.Structure):
                 ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
 
 
+#: Further calls denied where runs share an IPC namespace (pooled containers): System V IPC
+#: objects outlive the process that made them, so they could carry state to the next run.
+SYSV_IPC = ("shmget", "semget", "msgget")
+
+
 @functools.cache
-def filter_bpf() -> bytes:
-    """Return the compiled filter as raw ``struct sock_filter`` records.
+def filter_bpf(extra: tuple[str, ...] = ()) -> bytes:
+    """Return the compiled filter as raw ``struct sock_filter`` records; ``extra`` names
+    syscalls denied on top of :data:`DENIED`.
 
     Raises:
         BackendUnavailable: libseccomp is missing or refused to build the filter.
@@ -91,7 +97,7 @@ def filter_bpf() -> bytes:
                 raise BackendUnavailable(f"libseccomp refused a rule for {syscall}: "
                                          f"{os.strerror(-rc)}")
 
-        for syscall in DENIED:
+        for syscall in DENIED + extra:
             add(syscall, _act_errno(errno.EPERM))
         for flag in _CLONE_NS_FLAGS:
             add("clone", _act_errno(errno.EPERM), _ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag))
