@@ -29,8 +29,9 @@ from codeeval.datasets.problem import (
     StdioProblem,
     digest,
 )
-from codeeval.errors import InputError
+from codeeval.errors import InputError, UnknownLanguageError
 from codeeval.harness.values import ProtocolError, decode
+from codeeval.languages import language_for_path
 
 MANIFEST = "problem.toml"
 FORMAT = 1
@@ -103,6 +104,8 @@ def load_one(directory: Path) -> Problem:
     prompt = r.text(prompt_file, "prompt") if prompt_file else ""
     refs = r.files(spec, "references", required=True)
     wrong = tuple(r.files(spec, "known_wrong", required=False))
+    languages = {name: r.language(name, field) for field, files in
+                 (("references", refs), ("known_wrong", wrong)) for name, _ in files}
     limits = _limits(r, spec.get("limits", {}))
     generator = _generator(r, spec.get("generator"))
     tests = r.string(spec, "tests", None if generator is None else "")
@@ -120,6 +123,10 @@ def load_one(directory: Path) -> Problem:
         base = _call_tests(r.path(tests, "tests"), where) if tests else ()
         if "checker" in spec:
             raise InputError(f"{where}: field 'checker': only stdio problems have a checker")
+        for name, lang in languages.items():
+            if lang != "python":
+                raise InputError(f"{where}: {name!r} is {lang}; function problems take "
+                                 f"Python programs only")
         suites = _suites(base, bool(tests), generator)
         contents["tests"] = [repr(a) for a in base]
         atol = r.number(spec, "atol", 0.0)
@@ -139,7 +146,8 @@ def load_one(directory: Path) -> Problem:
         task_id=task_id, prompt=prompt, reference=refs[0][1],
         suites=_suites(inputs, bool(tests), generator), checker=checker, answers=answers,
         source_digest=digest(contents), limits=limits, generator=generator,
-        known_wrong=wrong, version=version, extra=alternates)
+        known_wrong=wrong, version=version, extra=alternates,
+        reference_language=languages[refs[0][0]])
 
 
 def _suites(base: tuple[Any, ...], has_tests: bool, generator: GeneratorSpec | None
@@ -197,6 +205,14 @@ class _Reader:
         if not name or not path.resolve().is_relative_to(self.dir.resolve()):
             raise self.fail(field, f"{name!r} is outside the problem directory")
         return path
+
+    def language(self, name: str, field: str) -> str:
+        """The registry name of the language of program file ``name`` (by its extension)."""
+        try:
+            return language_for_path(name).name
+        except UnknownLanguageError:
+            raise self.fail(field, f"cannot tell the language of {name!r} from its "
+                                   f"extension") from None
 
     def text(self, name: str, field: str) -> str:
         path = self.path(name, field)

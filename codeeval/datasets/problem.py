@@ -101,6 +101,7 @@ class StdioProblem:
         answers: test index -> expected output given by the problem (otherwise the
             reference's output is expected).
         checker: how outputs are compared.
+        reference_language: the registry name of the reference's language.
     """
 
     task_id: str
@@ -116,6 +117,7 @@ class StdioProblem:
     version: str = ""
     entry_point: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    reference_language: str = "python"
 
 
 #: Everything the scorer accepts.

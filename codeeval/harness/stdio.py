@@ -1,11 +1,12 @@
 """Stdin/stdout problems: one sandboxed run of the whole program per test, judged on the host.
 
-The program is compiled once when its language needs it (:mod:`codeeval.harness.program`)
-and then run once per test with the test's stdin, its own per-test limits and a fresh
-sandbox (pre-spawned by the backend, so the cost is a process start). The expected answer
-never enters the candidate's sandbox: built-in checkers compare on the host
-(:mod:`codeeval.grading.checkers`); a custom checker is a program run in a sandbox of its
-own with the test's input, the program's output and the expected answer as files::
+Programs may be in any registered language. The program is compiled once when its
+language needs it (:mod:`codeeval.harness.program`) and then run once per test with the
+test's stdin, its own per-test limits and a fresh sandbox (pre-spawned by the backend, so
+the cost is a process start). The expected answer never enters the candidate's sandbox:
+built-in checkers compare on the host (:mod:`codeeval.grading.checkers`); a custom checker
+is a program run in a sandbox of its own with the test's input, the program's output and
+the expected answer as files::
 
     python checker.py input.txt output.txt answer.txt
 
@@ -30,7 +31,7 @@ from codeeval.harness.functional import (
     suite_outcomes,
 )
 from codeeval.harness.program import Prepared, prepare, run_prepared
-from codeeval.languages.registry import PYTHON, Language, python_interpreter
+from codeeval.languages.registry import PYTHON, Language, get_language, python_interpreter
 from codeeval.model.run import FileSpec, Job, Limits, RunResult, RunStatus
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
@@ -38,17 +39,22 @@ from codeeval.sandbox.base import Backend
 #: A program may print this much more than the expected answer before it is cut (OLE).
 OUTPUT_SLACK = 1 << 20
 CHECKER_TIME_S = 10.0
+#: How much of the compiler's message a CE's ``first_failure`` keeps.
+COMPILER_MESSAGE = 2000
 _DEFAULT_POLICY = TimePolicy()
 
 
 def run_reference(backend: Backend, problem: StdioProblem, *, per_test_s: float = 20.0,
-                  memory_mb: int = 4096, language: Language = PYTHON) -> Expected:
+                  memory_mb: int = 4096, language: Language | None = None) -> Expected:
     """Run the reference on every test; its outputs (or the given answers) are expected.
+    The reference is compiled once, in ``language`` (default: the problem's
+    ``reference_language``).
 
     Raises:
         SandboxError: the sandbox failed.
         ReferenceFailed: the reference fails to compile or fails a test.
     """
+    language = language or get_language(problem.reference_language)
     prepared = prepare(backend, language, problem.reference.encode())
     if prepared.compile_error is not None:
         raise ReferenceFailed(f"{problem.task_id}: the reference does not compile: "
@@ -81,8 +87,10 @@ def judge(backend: Backend, problem: StdioProblem, code: str, expected: Expected
     failures: list[tuple[int, Verdict, dict[str, Any]]] = []
     prepared = prepare(backend, language, code.encode("utf-8", "surrogatepass"))
     if prepared.compile_error is not None:
-        failures.append((0, Verdict.CE, {"test": None,
-                                         "reason": prepared.compile_error.reason}))
+        error = prepared.compile_error
+        failures.append((0, Verdict.CE, {
+            "test": None, "reason": error.reason,
+            "compiler": error.stderr[:COMPILER_MESSAGE].decode("utf-8", "replace")}))
         return suite_outcomes(bounds, passed, failures)
     for i, stdin in enumerate(inputs):
         verdict, reason, got = _one(backend, problem, prepared, stdin, expected.outputs[i],

@@ -124,6 +124,29 @@ def extract_code(response: str, entry_point: str | None, *,
     return Extraction(code, source, tuple(chosen.dropped))
 
 
+def extract_fenced(response: str, tags: tuple[str, ...]) -> Extraction:
+    """Find a program in a language other than Python: the last fenced block tagged with one
+    of ``tags`` (``cpp``, ``c++``, ...), else the last untagged block, else the whole text.
+
+    Returns:
+        The extraction, never raising; ``code`` is ``""`` for an empty response.
+    """
+    text = _THINK_CLOSE.sub("", _THINK.sub("", response.replace("\r\n", "\n")))
+    if not text.strip():
+        return Extraction("", "empty response", ())
+    fences = list(_FENCE.finditer(text))
+    wanted = {t.lower() for t in tags}
+    for accept in (wanted, {""}):
+        found = [(i, m) for i, m in enumerate(fences, 1)
+                 if (m["info"].split() or [""])[0].strip("{}.").lower() in accept]
+        if found:
+            i, m = found[-1]
+            return Extraction(textwrap.dedent(m["body"]), f"fenced block {i} of {len(fences)}",
+                              ())
+    return Extraction(text.strip() + "\n", "whole response" if not fences
+                      else "whole response (no fenced block in the language)", ())
+
+
 @lru_cache(maxsize=1)
 def _language() -> Language:
     import tree_sitter_python

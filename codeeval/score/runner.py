@@ -25,6 +25,7 @@ from codeeval.errors import SandboxError
 from codeeval.grading.passk import estimate, ks_for
 from codeeval.harness import functional, stdio
 from codeeval.harness.functional import Expected, SuiteOutcome, TimePolicy
+from codeeval.languages import get_language
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
 from codeeval.score.references import load_or_compute
@@ -98,10 +99,13 @@ def score(problems: Sequence[Problem], samples: Sequence[Sample],
     def key_of(s: Sample) -> str:
         problem = by_id[s.task_id]
         policy, _ = options.policy_for(problem)
-        return digest({"problem": problem.source_digest, "program": s.program,
-                       "policy": [policy.floor_s, policy.factor],
-                       "memory": options.memory_for(problem), "all": options.all_tests,
-                       "static": options.static})
+        key: dict[str, Any] = {
+            "problem": problem.source_digest, "program": s.program,
+            "policy": [policy.floor_s, policy.factor], "memory": options.memory_for(problem),
+            "all": options.all_tests, "static": options.static}
+        if s.language != "python":  # keys of Python samples stay as they were
+            key["language"] = s.language
+        return digest(key)
 
     keys = [key_of(s) for s in samples]
     previous = _previous_results(results_path) if options.resume else {}
@@ -142,9 +146,9 @@ def score(problems: Sequence[Problem], samples: Sequence[Sample],
         last_error = ""
         for _ in range(options.retries + 1):
             try:
-                suites = _judge(backend, problem, s.program, expected[s.task_id], options)
+                suites = _judge(backend, problem, s, expected[s.task_id], options)
                 row: dict[str, Any] = {"suites": {n: o.to_json() for n, o in suites.items()}}
-                if options.static:
+                if options.static and s.language == "python":
                     from codeeval.score import static
 
                     row["static"] = static.analyse(s.program)
@@ -186,15 +190,16 @@ def score(problems: Sequence[Problem], samples: Sequence[Sample],
     return Summary(data, infra, len(bad))
 
 
-def _judge(backend: Backend, problem: Problem, code: str, expected: Expected,
+def _judge(backend: Backend, problem: Problem, sample: Sample, expected: Expected,
            options: ScoreOptions) -> dict[str, SuiteOutcome]:
     policy, _ = options.policy_for(problem)
     memory = options.memory_for(problem)
     if isinstance(problem, FunctionalProblem):
-        return functional.judge(backend, problem, code, expected, policy=policy,
+        return functional.judge(backend, problem, sample.program, expected, policy=policy,
                                 memory_mb=memory, all_tests=options.all_tests)
-    return stdio.judge(backend, problem, code, expected, policy=policy, memory_mb=memory,
-                       all_tests=options.all_tests)
+    return stdio.judge(backend, problem, sample.program, expected, policy=policy,
+                       memory_mb=memory, all_tests=options.all_tests,
+                       language=get_language(sample.language))
 
 
 def _limits_report(problems: Sequence[Problem], samples: Sequence[Sample],

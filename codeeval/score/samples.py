@@ -2,8 +2,11 @@
 
 Each line has ``task_id`` and one of ``solution`` (a whole program), ``completion``
 (appended to the problem's prompt) or ``response`` (raw model text, from which the program
-is extracted by :mod:`codeeval.score.extract`). A malformed line is reported with its
-file, line and field and skipped; the rest still scores.
+is extracted by :mod:`codeeval.score.extract`). An optional ``language`` names the
+program's language (a registry name or alias: ``python``, the default, ``cpp``, ``java``,
+``javascript``, ``go``, ``rust``); only stdin/stdout problems take languages other than
+Python. A malformed line is reported with its file, line and field and skipped; the rest
+still scores.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 
 from codeeval.datasets.jsonl import json_objects, read_lines
 from codeeval.datasets.problem import FunctionalProblem, Problem
-from codeeval.score.extract import extract_code
+from codeeval.errors import UnknownLanguageError
+from codeeval.languages import get_language
+from codeeval.score.extract import extract_code, extract_fenced
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,8 @@ class Sample:
     program: str
     #: For ``response`` samples: how the code was found and what was dropped.
     extraction: dict[str, Any] | None = None
+    #: The registry name of the program's language.
+    language: str = "python"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +81,16 @@ def read_samples(path: str | Path, problems: Mapping[str, Problem]
         if not isinstance(value, str):
             bad.append(BadLine(lineno, f"{where}: field {field!r} must be a string"))
             continue
+        language = _language(row.get("language", "python"), problem, where)
+        if isinstance(language, BadLine):
+            bad.append(BadLine(lineno, language.message))
+            continue
         extraction = None
-        if field == "response":
+        if field == "response" and language != "python":
+            found = extract_fenced(value, (language, *get_language(language).aliases))
+            program = found.code
+            extraction = {"source": found.source, "dropped": list(found.dropped)}
+        elif field == "response":
             functional = isinstance(problem, FunctionalProblem)
             found = extract_code(value, problem.entry_point if functional else None,
                                  keep_script=not functional)
@@ -84,5 +99,19 @@ def read_samples(path: str | Path, problems: Mapping[str, Problem]
             extraction = {"source": found.source, "dropped": list(found.dropped)}
         else:
             program = value if field == "solution" else problem.prompt + value
-        samples.append(Sample(len(samples), lineno, task_id, program, extraction))
+        samples.append(Sample(len(samples), lineno, task_id, program, extraction, language))
     return samples, bad
+
+
+def _language(value: Any, problem: Problem, where: str) -> str | BadLine:
+    """The registry name of a sample's ``language``, or why it cannot be used."""
+    if not isinstance(value, str):
+        return BadLine(0, f"{where}: field 'language' must be a string")
+    try:
+        name = get_language(value).name
+    except UnknownLanguageError as e:
+        return BadLine(0, f"{where}: field 'language': {e}")
+    if name != "python" and isinstance(problem, FunctionalProblem):
+        return BadLine(0, f"{where}: field 'language': {problem.task_id} is a function "
+                          f"problem, which runs Python only")
+    return name

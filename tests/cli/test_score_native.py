@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from codeeval.datasets import native
-from codeeval.datasets.problem import FunctionalProblem, Problem
+from codeeval.datasets.problem import Problem
+from codeeval.languages import language_for_path
 from tests.sandbox.conftest import _backend
 
 PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
@@ -37,14 +38,12 @@ def _samples(problems: list[Problem]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for p in problems:
         rows.append({"task_id": p.task_id, "solution": p.reference, "expect": "right"})
-        alternates = p.extra.get("alternate_references", ()) if isinstance(
-            p, FunctionalProblem) else ()
-        for name, code in alternates:
+        for name, code in p.extra.get("alternate_references", ()):
             rows.append({"task_id": p.task_id, "solution": code, "expect": "right",
-                         "name": name})
+                         "name": name, "language": language_for_path(name).name})
         for name, code in p.known_wrong:
             rows.append({"task_id": p.task_id, "solution": code, "expect": "wrong",
-                         "name": name})
+                         "name": name, "language": language_for_path(name).name})
     rows.append({"task_id": "native/two_sum", "response": TWO_SUM_RESPONSE, "expect": "right"})
     rows.append({"task_id": "native/sum_lines", "response": SUM_LINES_RESPONSE,
                  "expect": "right"})
@@ -67,7 +66,7 @@ def test_native_problems_score_end_to_end(tmp_path: Path) -> None:
     problems = native.load(PROBLEMS)
     assert {p.task_id for p in problems} == {
         "native/two_sum", "native/running_mean", "native/sum_lines", "native/pair_with_sum",
-        "native/circle_area"}
+        "native/circle_area", "native/range_sums"}
     rows = _samples(problems)
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -84,7 +83,10 @@ def test_native_problems_score_end_to_end(tmp_path: Path) -> None:
         else:
             assert verdicts[list(verdicts)[-1]] != "AC", label
             assert "SE" not in verdicts.values(), label
-        assert result["static"]["error"] is None
+        if row.get("language", "python") == "python":
+            assert result["static"]["error"] is None
+        else:  # static analysis covers Python only
+            assert "static" not in result
     # Generated inputs extend the last suite: 5 tests + 40 generated for two_sum.
     two_sum = next(r for r in results if r["task_id"] == "native/two_sum")
     assert (two_sum["suites"]["base"]["total"], two_sum["suites"]["plus"]["total"]) == (5, 45)
@@ -105,15 +107,16 @@ def test_native_problems_score_end_to_end(tmp_path: Path) -> None:
         "top-level call print(...)", "top-level assert: assert two_sum([3, 3], 6) == (0, 1)"]
 
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["n_problems"] == 5
+    assert summary["n_problems"] == 6
     assert summary["infra_errors"] == 0
-    assert summary["static"]["programs"] == summary["distinct_programs_run"]
+    others = [r for r in rows if r.get("language", "python") != "python"]  # all distinct
+    assert summary["static"]["programs"] == summary["distinct_programs_run"] - len(others)
     limits = summary["time_limits"]
-    assert limits["problems_by_source"] == {"problem": 1, "default": 4}
+    assert limits["problems_by_source"] == {"problem": 2, "default": 4}
     assert limits["from_problem"]["native/two_sum"] == {"floor_s": 0.5, "factor": 5.0,
                                                         "memory_mb": 512}
     assert limits["from_problem"]["native/sum_lines"]["memory_mb"] == 256
-    assert summary["references"]["computed"] == 5
+    assert summary["references"]["computed"] == 6
 
     # A second run reuses the cached references (with their generated inputs) and,
     # with --resume, every result.
@@ -129,5 +132,5 @@ def test_native_problems_score_end_to_end(tmp_path: Path) -> None:
     third = _score(samples, tmp_path / "out3", "--time-floor", "2")
     assert third.returncode == 0, third.stderr
     summary3 = json.loads((tmp_path / "out3" / "summary.json").read_text())
-    assert summary3["references"]["from_cache"] == 5
-    assert summary3["time_limits"]["problems_by_source"] == {"command line": 5}
+    assert summary3["references"]["from_cache"] == 6
+    assert summary3["time_limits"]["problems_by_source"] == {"command line": 6}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from codeeval.score.extract import Extraction, extract_code
+from codeeval.score.extract import Extraction, extract_code, extract_fenced
 
 ADD = "def add(a, b):\n    return a + b\n"
 
@@ -235,3 +235,19 @@ def test_scripts_are_kept_whole() -> None:
     assert out.code.endswith("if __name__ == \"__main__\":\n    main()\n")
     assert out.dropped == ()
     assert "main()" not in extract_code(response, None).code.split("def main")[0]
+
+
+@pytest.mark.parametrize(("response", "code", "source"), [
+    ("```cpp\nint a;\n```\n```cpp\nint b;\n```\n", "int b;\n", "fenced block 2 of 2"),
+    ("```c++\nint a;\n```\n```python\nx = 1\n```\n", "int a;\n", "fenced block 1 of 2"),
+    ("```\nint a;\n```\n```python\nx = 1\n```\n", "int a;\n", "fenced block 1 of 2"),
+    ("<think>```cpp\nint no;\n```</think>\n```cpp\nint yes;\n```", "int yes;\n",
+     "fenced block 1 of 1"),
+    ("int main() {}\n", "int main() {}\n", "whole response"),
+    ("```python\nx = 1\n```", "```python\nx = 1\n```\n",
+     "whole response (no fenced block in the language)"),
+    ("  \n", "", "empty response"),
+])
+def test_fenced_extraction_for_other_languages(response: str, code: str, source: str) -> None:
+    found = extract_fenced(response, ("cpp", "c++"))
+    assert (found.code, found.source, found.dropped) == (code, source, ())

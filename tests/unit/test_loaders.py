@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from codeeval.datasets import evalplus, humaneval
-from codeeval.datasets.problem import FunctionalProblem
+from codeeval.datasets.problem import FunctionalProblem, StdioProblem
 from codeeval.errors import InputError
 from codeeval.score.samples import read_samples
 
@@ -83,3 +83,31 @@ def test_samples_keep_good_lines_and_report_bad_ones(tmp_path: Path) -> None:
     assert "field 'solution' must be a string" in bad[3].message
     with pytest.raises(InputError, match="no such samples file"):
         read_samples(tmp_path / "none.jsonl", {})
+
+
+def test_samples_name_their_language(tmp_path: Path) -> None:
+    function = FunctionalProblem(task_id="F/0", prompt="", entry_point="f", reference="",
+                                 suites={"base": ((1,),)})
+    stdio = StdioProblem(task_id="S/0", prompt="", reference="", suites={"base": (b"",)})
+    response = "Here:\n```python\nprint(1)\n```\nIn C++:\n```c++\nint main() {}\n```\n"
+    path = write(tmp_path / "s.jsonl", [
+        json.dumps({"task_id": "S/0", "solution": "print(1)\n"}),
+        json.dumps({"task_id": "S/0", "solution": "int main() {}\n", "language": "c++"}),
+        json.dumps({"task_id": "S/0", "solution": "x", "language": "cobol"}),
+        json.dumps({"task_id": "F/0", "solution": "x", "language": "cpp"}),
+        json.dumps({"task_id": "S/0", "solution": "x", "language": 3}),
+        json.dumps({"task_id": "S/0", "response": response, "language": "cpp"}),
+        json.dumps({"task_id": "F/0", "solution": "def f(x):\n    return x\n",
+                    "language": "python"}),
+        json.dumps({"task_id": "S/0", "solution": "console.log(1)", "language": "js"}),
+    ])
+    samples, bad = read_samples(path, {"F/0": function, "S/0": stdio})
+    assert [(s.line, s.language) for s in samples] == [
+        (1, "python"), (2, "cpp"), (6, "cpp"), (7, "python"), (8, "javascript")]
+    assert samples[2].program == "int main() {}\n"
+    assert samples[2].extraction == {"source": "fenced block 2 of 2", "dropped": []}
+    assert [b.line for b in bad] == [3, 4, 5]
+    assert "field 'language': unknown language 'cobol'" in bad[0].message
+    assert "F/0 is a function problem, which runs Python only" in bad[1].message
+    assert "field 'language' must be a string" in bad[2].message
+    assert all(b.message.startswith(f"{path}:{b.line}:") for b in bad)

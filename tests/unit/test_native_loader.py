@@ -67,16 +67,18 @@ def examples() -> dict[str, Problem]:
     return {p.task_id: p for p in native.load(PROBLEMS)}
 
 
-def test_examples_are_the_five_problems_in_directory_order(examples: dict[str, Problem]
-                                                           ) -> None:
+def test_examples_are_the_six_problems_in_directory_order(examples: dict[str, Problem]
+                                                          ) -> None:
     assert list(examples) == ["native/circle_area", "native/pair_with_sum",
-                              "native/running_mean", "native/sum_lines", "native/two_sum"]
+                              "native/range_sums", "native/running_mean", "native/sum_lines",
+                              "native/two_sum"]
     kinds = {k: type(p) for k, p in examples.items()}
     assert kinds == {"native/circle_area": StdioProblem, "native/pair_with_sum": StdioProblem,
+                     "native/range_sums": StdioProblem,
                      "native/running_mean": FunctionalProblem,
                      "native/sum_lines": StdioProblem, "native/two_sum": FunctionalProblem}
     assert all(p.version == "1.0" for p in examples.values())
-    assert len({p.source_digest for p in examples.values()}) == 5
+    assert len({p.source_digest for p in examples.values()}) == 6
     assert native.is_problem_dir(PROBLEMS)
     assert native.is_problem_dir(PROBLEMS / "two_sum")
     assert not native.is_problem_dir(PROBLEMS / "hello")
@@ -143,6 +145,44 @@ def test_circle_area_float_checker_tolerances(examples: dict[str, Problem]) -> N
     p = examples["native/circle_area"]
     assert isinstance(p, StdioProblem)
     assert p.checker == CheckerSpec(kind="float", abs_tol=1e-6, rel_tol=1e-9, source=None)
+
+
+def test_range_sums_has_references_in_six_languages(examples: dict[str, Problem]) -> None:
+    p = examples["native/range_sums"]
+    assert isinstance(p, StdioProblem)
+    assert p.reference_language == "python"
+    alternates = [name for name, _ in p.extra["alternate_references"]]
+    assert alternates == ["reference.cpp", "solutions/Main.java", "solutions/main.go",
+                          "solutions/main.js", "solutions/main.rs"]
+    assert {name.rsplit(".", 1)[1] for name, _ in p.known_wrong} == {
+        "py", "cpp", "java", "js", "go", "rs"}
+
+
+def test_reference_language_comes_from_the_extension(tmp_path: Path) -> None:
+    files = {"ref.cpp": "int main() {}\n", "ref.py": "print(1)\n"}
+    p = native.load_one(write_problem(tmp_path, manifest(STDIO, references='["ref.cpp", '
+                                                                           '"ref.py"]'), files))
+    assert isinstance(p, StdioProblem)
+    assert (p.reference_language, p.reference) == ("cpp", "int main() {}\n")
+    assert native.load_one(write_problem(tmp_path, manifest(STDIO), files)).extra[
+        "alternate_references"] == ()
+
+
+@pytest.mark.parametrize(("base", "changes", "message"), [
+    (STDIO, {"references": '["ref.txt"]'},
+     "field 'references': cannot tell the language of 'ref.txt' from its extension"),
+    (STDIO, {"known_wrong": '["ref.txt"]'},
+     "field 'known_wrong': cannot tell the language of 'ref.txt' from its extension"),
+    (FUNCTION, {"references": '["ref.py", "ref.cpp"]'},
+     "'ref.cpp' is cpp; function problems take Python programs only"),
+    (FUNCTION, {"known_wrong": '["ref.cpp"]'},
+     "'ref.cpp' is cpp; function problems take Python programs only"),
+])
+def test_program_languages_are_checked(tmp_path: Path, base: dict[str, str],
+                                       changes: dict[str, str], message: str) -> None:
+    files = {"ref.txt": "x\n", "ref.cpp": "int main() {}\n"}
+    error = load_error(write_problem(tmp_path, manifest(base, **changes), files))
+    assert error == f"{tmp_path / native.MANIFEST}: {message}"
 
 
 def test_a_single_problem_directory_loads(examples: dict[str, Problem]) -> None:
