@@ -4,7 +4,7 @@
 #   scripts/build_images.sh [RUNTIME...]      (default: every folder of sandbox_images/)
 #
 # For each runtime: a base root filesystem made from Debian packages with mmdebstrap is piped
-# into `docker import` as codeeval-base/<runtime>:<hash of suite, mirrors and package list>
+# into `docker import` as codeeval-base/<runtime>:<hash of suite, mirrors, packages, options>
 # (skipped when that tag exists), then `codeeval images build <runtime> --base-image <base>`
 # builds sandbox_images/<runtime>/Dockerfile on it (skipped when its content-hash tag exists).
 # Downloaded .debs are kept in $CODEEVAL_DEB_CACHE and shared between mmdebstrap runs.
@@ -21,8 +21,6 @@ SUITE="${CODEEVAL_DEBIAN_SUITE:-bookworm}"
 MIRROR="${CODEEVAL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SECURITY="${CODEEVAL_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}"
 CACHE="${CODEEVAL_DEB_CACHE:-/var/cache/codeeval/debs}"
-# Bump when the mmdebstrap options below change: it is part of every base tag.
-BASE_RECIPE="mmdebstrap-apt-v1"
 
 # Debian packages of each runtime's base. python3 (not -minimal): the docker backend's agent
 # needs ctypes, which lives in libpython3.x-stdlib.
@@ -70,10 +68,12 @@ sources=("deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main"
   "deb $SECURITY $SUITE-security main")
 
 build_base() { # runtime tag packages
-  local rt="$1" tag="$2" pkgs="$3"
-  # Root mode; no recommends; no docs, man pages or locales; .debs synced in from and out to
-  # the shared cache (essential/unlink keeps the essential .debs around for the sync-out).
-  mmdebstrap --quiet --mode=root --variant=apt --format=tar \
+  local rt="$1" tag="$2" pkgs="$3" id
+  # Root mode; no recommends; no docs, man pages or locales (but /usr/share/man/man1 exists:
+  # the JDK's postinst links its man pages there); .debs synced in from and out to the shared
+  # cache (essential/unlink keeps the essential .debs around for the sync-out). The import is
+  # tagged only when mmdebstrap succeeded: a cut-off tar must not pass for a cached base.
+  if ! id="$(mmdebstrap --mode=root --variant=apt --format=tar \
     --include="${pkgs// /,}" \
     --aptopt='APT::Install-Recommends "false"' \
     --aptopt='Acquire::Check-Valid-Until "false"' \
@@ -84,6 +84,7 @@ build_base() { # runtime tag packages
     --skip=essential/unlink \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
     --setup-hook="sync-in $CACHE /var/cache/apt/archives/" \
+    --essential-hook='mkdir -p "$1"/usr/share/man/man1' \
     --customize-hook="sync-out /var/cache/apt/archives $CACHE" \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
     --customize-hook='mkdir -p "$1"/box' \
@@ -94,13 +95,20 @@ build_base() { # runtime tag packages
       --change 'CMD ["/bin/bash"]' \
       --change "LABEL codeeval.base.runtime=$rt codeeval.base.suite=$SUITE" \
       --message "codeeval base for $rt: mmdebstrap $SUITE + $pkgs" \
-      - "$tag" >/dev/null
+      -)"; then
+    echo "build_images.sh: building the $rt base failed (mmdebstrap's messages are above)" >&2
+    [ -z "$id" ] || docker rmi "$id" >/dev/null 2>&1 || true
+    return 1
+  fi
+  docker tag "$id" "$tag"
 }
 
 summary=()
 for rt in "${runtimes[@]}"; do
   pkgs="$(packages_for "$rt")"
-  key="$BASE_RECIPE|$SUITE|${sources[*]}|$(tr ' ' '\n' <<<"$pkgs" | sort | tr '\n' ' ')"
+  # The tag covers the suite, the mirrors, the package list and build_base itself (its
+  # mmdebstrap options), so changing any of them builds a new base.
+  key="$(declare -f build_base)|$SUITE|${sources[*]}|$(tr ' ' '\n' <<<"$pkgs" | sort | tr '\n' ' ')"
   base="codeeval-base/$rt:$(printf '%s' "$key" | sha256sum | cut -c1-12)"
   start=$SECONDS
   if docker image inspect "$base" >/dev/null 2>&1; then

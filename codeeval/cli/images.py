@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -55,11 +56,14 @@ def handle(args: argparse.Namespace) -> int:
     for runtime in getattr(args, "runtimes", []):
         images.recipe_dir(runtime)  # unknown names are bad input, before touching docker
     client = images.open_client()
-    if args.images_action == "build":
-        return _build(images, client, args)
-    if args.images_action == "list":
-        return _list(images, client)
-    return _check(images, client, args.runtimes or None)
+    try:
+        if args.images_action == "build":
+            return _build(images, client, args)
+        if args.images_action == "list":
+            return _list(images, client)
+        return _check(images, client, args.runtimes or None)
+    finally:
+        client.close()
 
 
 def _build(images: Any, client: Any, args: argparse.Namespace) -> int:
@@ -102,7 +106,7 @@ def _check(images: Any, client: Any, runtimes: list[str] | None) -> int:
     return 0
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-    for row in (header, *rows):
+    for row in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

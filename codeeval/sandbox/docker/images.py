@@ -24,8 +24,10 @@ runtime name raises :class:`~codeeval.errors.InputError`.
 from __future__ import annotations
 
 import enum
+import gc
 import hashlib
 import re
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -188,11 +190,20 @@ def open_client() -> Client:
     except ImportError:
         raise BackendUnavailable(
             "the docker backend needs the docker SDK: pip install 'codeeval[docker]'") from None
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as e:
-        raise _unreachable(e) from None
+    failure: BackendUnavailable | None = None
+    # docker-py leaves the socket of a failed connection to the garbage collector, which
+    # would warn (ResourceWarning) wherever that happens to run; it happens here instead.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = docker.from_env()
+            client.ping()
+        except docker.errors.DockerException as e:
+            failure = _unreachable(e)
+        if failure is not None:
+            gc.collect()
+    if failure is not None:
+        raise failure
     return client
 
 
@@ -357,11 +368,16 @@ class BuildStepFailed(Exception):
 
 
 def _log_lines(stream: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """Yield the readable lines of a decoded build stream; raise on its error record."""
+    """Yield the readable lines of a decoded build stream; raise on its error record.
+
+    The stream is read to its end even after an error, so that the SDK closes the response.
+    """
+    error: str | None = None
     for record in stream:
         if "error" in record:
             detail = record.get("errorDetail") or {}
-            raise BuildStepFailed(str(detail.get("message") or record["error"]).strip())
+            error = error or str(detail.get("message") or record["error"]).strip()
+            continue
         text = record.get("stream")
         if text is None and "status" in record:
             text = " ".join(str(record[k]) for k in ("status", "id") if record.get(k))
@@ -369,6 +385,8 @@ def _log_lines(stream: Iterable[dict[str, Any]]) -> Iterator[str]:
             for line in str(text).splitlines():
                 if line.strip():
                     yield line.rstrip()
+    if error is not None:
+        raise BuildStepFailed(error)
 
 
 def _explain(error: Any) -> str:
