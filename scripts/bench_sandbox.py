@@ -11,7 +11,12 @@ Then the cost that bounds throughput when every core is busy: machine-wide CPU t
 run (from /proc/stat, so it counts the supervisor, bubblewrap, the fork server and the
 kernel), each mode run back to back.
 
-    python3 scripts/bench_sandbox.py [--runs 200] [--json]
+When a Docker engine and codeeval's python image are here, a second table compares, in
+one interleaved loop, ``docker run --rm`` per run, ``docker exec`` into a running
+container, the docker backend's warm pool and the namespace backend, all running the same
+``print('ok')``. Goal (issue 4): warm-pool runs at least 5x faster than ``docker run``.
+
+    python3 scripts/bench_sandbox.py [--runs 200] [--docker-runs 40] [--json]
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from pathlib import Path
 from codeeval import config
 from codeeval.languages.registry import PYTHON
 from codeeval.model.run import FileSpec, Job, Limits, RunStatus
-from codeeval.sandbox import open_backend
+from codeeval.sandbox import Backend, open_backend
 
 PROGRAM = b"print('ok')\n"
 
@@ -51,6 +56,8 @@ def busy_cpu_s() -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--docker-runs", type=int, default=40,
+                    help="runs per mode of the docker comparison (0 skips it)")
     ap.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = ap.parse_args()
 
@@ -102,12 +109,14 @@ def main() -> int:
         for _ in range(args.runs):
             modes[n]()
         stats[n]["machine_cpu_ms"] = (busy_cpu_s() - before) / args.runs * 1e3
+    docker_stats = docker_comparison(args.docker_runs, job, backends["namespace"])
     for backend in backends.values():
         backend.close()
     overhead = stats["namespace"]["p50_ms"] - stats["bare subprocess"]["p50_ms"]
     if args.json:
         print(json.dumps({"runs": args.runs, "python": command[0], "stats": stats,
-                          "namespace_overhead_p50_ms": overhead}, indent=2))
+                          "namespace_overhead_p50_ms": overhead, "docker": docker_stats},
+                         indent=2))
         return 0
     print(f"{args.runs} runs per mode of {command[0]} -B main.py (print('ok')), interleaved")
     print(f"{'mode':<19}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}{'p50 / bare':>12}"
@@ -126,7 +135,78 @@ def main() -> int:
     print(f"python -S -B through the fork server: {fork_overhead:+.2f}"
           f" ms at p50 against bare, {fork['machine_cpu_ms']:.1f} ms of machine CPU per run "
           f"against {stats['bare -S']['machine_cpu_ms']:.1f} bare")
+    if docker_stats:
+        print_docker(docker_stats, args.docker_runs)
     return 0
+
+
+def docker_comparison(runs: int, job: Job, namespace: Backend) -> dict[str, dict[str, float]]:
+    """Per-run latency of docker run, docker exec, the warm pool and namespace, interleaved;
+    empty when no engine or python image is here (the reason goes to stderr)."""
+    if runs <= 0:
+        return {}
+    from codeeval.errors import BackendUnavailable
+    from codeeval.sandbox.docker import DockerBackend
+
+    try:
+        pool = DockerBackend()
+        image = pool.image_for("python")
+    except BackendUnavailable as e:
+        print(f"docker comparison skipped: {e}", file=sys.stderr)
+        return {}
+    docker_job = dataclasses.replace(job, command=("python3", "-B", PYTHON.source_name))
+    code = PROGRAM.decode()
+    held = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", "--read-only",
+                           image, "sleep", "infinity"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+    def docker_run() -> None:
+        out = subprocess.run(["docker", "run", "--rm", "--network", "none", "--read-only",
+                              image, "python3", "-B", "-c", code], capture_output=True,
+                             check=True)
+        assert out.stdout == b"ok\n"
+
+    def docker_exec() -> None:
+        out = subprocess.run(["docker", "exec", held, "python3", "-B", "-c", code],
+                             capture_output=True, check=True)
+        assert out.stdout == b"ok\n"
+
+    def via(backend: Backend, j: Job) -> Callable[[], None]:
+        def go() -> None:
+            r = backend.run(j)
+            if r.status is not RunStatus.OK or r.stdout != b"ok\n":
+                raise SystemExit(f"{backend.name} run failed: {r}")
+        return go
+
+    modes = {"docker run": docker_run, "docker exec": docker_exec,
+             "docker pool": via(pool, docker_job), "namespace": via(namespace, job)}
+    names = list(modes)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    try:
+        for n in names:
+            for _ in range(3):
+                modes[n]()
+        for i in range(runs):
+            for n in names[i % len(names):] + names[: i % len(names)]:
+                t0 = time.perf_counter()
+                modes[n]()
+                times[n].append(time.perf_counter() - t0)
+    finally:
+        subprocess.run(["docker", "rm", "-f", held], capture_output=True, check=False)
+        pool.close()
+    return {n: {"p50_ms": statistics.median(v) * 1e3, "p95_ms": pct(v, 0.95) * 1e3}
+            for n, v in times.items()}
+
+
+def print_docker(stats: dict[str, dict[str, float]], runs: int) -> None:
+    print(f"\n{runs} runs per mode of print('ok') in codeeval's python image, interleaved")
+    print(f"{'mode':<19}{'p50 ms':>9}{'p95 ms':>9}{'docker run / mode (p50)':>26}")
+    base = stats["docker run"]["p50_ms"]
+    for n, s in stats.items():
+        print(f"{n:<19}{s['p50_ms']:>9.1f}{s['p95_ms']:>9.1f}{base / s['p50_ms']:>25.1f}x")
+    ratio = base / stats["docker pool"]["p50_ms"]
+    print(f"warm pool is {ratio:.1f}x faster than docker run at p50 "
+          f"({'meets' if ratio >= 5 else 'MISSES'} the 5x goal)")
 
 
 if __name__ == "__main__":

@@ -65,12 +65,13 @@ class PrespawnPool(Generic[K, T]):
             self._idle.move_to_end(shape)
             return True
 
-    def refill(self, shape: K) -> None:
-        """Ask the background thread to top up ``shape`` (returns at once)."""
+    def refill(self, shape: K, in_use: int = 0) -> None:
+        """Ask the background thread to top up ``shape`` (returns at once); ``in_use``
+        counts items of ``shape`` that will come back with :meth:`put`."""
         with self._lock:
             if self._closed:
                 return
-            have = len(self._idle.get(shape, ())) + self._pending.get(shape, 0)
+            have = len(self._idle.get(shape, ())) + self._pending.get(shape, 0) + in_use
             missing = self._per_shape - have
             if missing <= 0:
                 return

@@ -153,7 +153,7 @@ def _scratch_clean() -> list[str]:
     for path in _SCRATCH:
         if os.path.isdir(path):
             with contextlib.suppress(OSError):
-                os.chmod(path, 0o1777)
+                os.chmod(path, 0o755 if path == "/box" else 0o1777)
             left += _wipe(path)
     return left
 

@@ -69,6 +69,7 @@ from codeeval.sandbox.rlimits import address_space_limit, rlimits
 
 _AGENT = Path(__file__).with_name("agent.py")
 _START_TIMEOUT_S = 10.0
+_API_VERSION = "1.41"
 _CLEAN_TIMEOUT_S = 15.0
 
 
@@ -92,11 +93,18 @@ class DockerBackend(Backend):
         except ImportError:
             raise BackendUnavailable("the docker backend needs the docker SDK: "
                                      "pip install 'codeeval[docker]'") from None
+        own_client = client is None
         if client is None:
             try:
-                client = docker.from_env(timeout=60)
+                # A fixed API version (Docker 20.10 and later speak it): negotiating one
+                # with an unreachable engine leaks the SDK's socket.
+                client = docker.from_env(timeout=60, version=_API_VERSION)
+            except docker.errors.DockerException as e:
+                raise docker_error(e, "connecting to Docker") from e
+            try:
                 client.ping()
             except docker.errors.DockerException as e:
+                client.close()
                 raise docker_error(e, "connecting to Docker") from e
         self.client = client
         self.owner = runid.new_run_id()
@@ -115,13 +123,15 @@ class DockerBackend(Backend):
         self._lock = threading.Lock()
         self._removing = threading.Condition()
         self._pending_removals = 0
+        self._in_use: dict[PoolKey, int] = {}
         self._live: set[Container] = set()
         self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codeeval-docker-rm")
         self._pool: PrespawnPool[PoolKey, Container] = PrespawnPool(
             self._create, self._remove, per_shape=max(s.docker_pool, 1))
         self._closed = False
         self._finalizer = weakref.finalize(self, _shutdown, self._pool, self._live,
-                                           self._remover, self._dir)
+                                           self._remover, self._dir,
+                                           client if own_client else None)
 
     # ------------------------------------------------------------------ Backend API
     @property
@@ -157,14 +167,16 @@ class DockerBackend(Backend):
         container = self._pool.take(key)
         if container is None:
             container = self._create(key)
-        else:
-            with self._lock:
-                self.stats["reused"] += container.runs > 0
-        self._pool.refill(key)
+        with self._lock:
+            self.stats["reused"] += container.runs > 0
+            self._in_use[key] = self._in_use.get(key, 0) + 1
+            in_use = self._in_use[key]
+        # Containers in use come back to the pool after clean runs: only top up beyond them.
+        self._pool.refill(key, in_use)
         try:
             return self._launch(container, job)
         except BaseException:
-            self._discard(container)
+            self._release(container, False)
             raise
 
     def close(self) -> None:
@@ -230,6 +242,9 @@ class DockerBackend(Backend):
         self._remove_later(container)
 
     def _release(self, container: Container, reusable: bool) -> None:
+        """A run in ``container`` ended: back to the pool, or away (and top the pool up)."""
+        with self._lock:
+            self._in_use[container.key] = in_use = self._in_use.get(container.key, 1) - 1
         if reusable and container.alive and not self._closed and \
                 self._pool.put(container.key, container):
             return
@@ -238,6 +253,7 @@ class DockerBackend(Backend):
             self._remove_later(container)
         else:
             self._discard(container)
+            self._pool.refill(container.key, in_use)
 
     def _remove_later(self, container: Container) -> None:
         def remove() -> None:
@@ -366,7 +382,7 @@ class ContainerTree(ProcessTree):
             for fd in fds:
                 os.close(fd)
             self.container.alive = False
-            self.backend._discard(self.container)
+            self.backend._release(self.container, False)
             self._done = True
             raise SandboxCrashed(f"container {self.container.id[:12]}: the agent "
                                  f"{'died' if message is None else 'broke protocol'} mid-run")
@@ -397,12 +413,12 @@ class ContainerTree(ProcessTree):
         try:
             clean, fds = recv(container.conn, timeout_s=_CLEAN_TIMEOUT_S)
         except SandboxCrashed:
-            self.backend._discard(container)
+            self.backend._release(container, False)
             raise
         for fd in fds:
             os.close(fd)
         if clean is None or clean.get("ev") != "clean":
-            self.backend._discard(container)
+            self.backend._release(container, False)
             raise SandboxCrashed(f"container {container.id[:12]}: the agent did not confirm "
                                  "its cleanup")
         behaved = (not self._killed and not (self._exit or {}).get("oom")
@@ -412,7 +428,7 @@ class ContainerTree(ProcessTree):
 
 
 def _shutdown(pool: PrespawnPool[PoolKey, Container], live: set[Container],
-              remover: ThreadPoolExecutor, directory: Path) -> None:
+              remover: ThreadPoolExecutor, directory: Path, client: Any) -> None:
     pool.close()
     remover.shutdown(wait=True)
     for container in list(live):
@@ -420,3 +436,6 @@ def _shutdown(pool: PrespawnPool[PoolKey, Container], live: set[Container],
             container.remove()
     live.clear()
     shutil.rmtree(directory, ignore_errors=True)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close()

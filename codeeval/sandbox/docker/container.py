@@ -105,13 +105,16 @@ class Container:
             listener.bind(str(sock_path))
             os.chmod(sock_path, 0o666)
             listener.listen(1)
-            scratch = f"rw,exec,nosuid,nodev,size={key.scratch_mb}m,mode=1777"
+            scratch = f"rw,exec,nosuid,nodev,size={key.scratch_mb}m"
+            uid, gid = SANDBOX_USER.split(":")
             try:
-                container = client.containers.run(
-                    key.image, _AGENT_ARGV, detach=True, user=SANDBOX_USER,
+                # create + start rather than run: run would try to pull a missing image.
+                container = client.containers.create(
+                    key.image, _AGENT_ARGV, user=SANDBOX_USER,
                     network_mode="none", read_only=True, working_dir="/",
                     # The container's own cgroup files are hidden too (the host reads them).
-                    tmpfs={"/tmp": scratch, "/box": scratch,
+                    tmpfs={"/tmp": scratch + ",mode=1777",
+                           "/box": scratch + f",mode=755,uid={uid},gid={gid}",
                            "/sys/fs/cgroup": "ro,nosuid,nodev,noexec,size=4k"},
                     shm_size=key.scratch_mb << 20,
                     mem_limit=(key.memory_mb + AGENT_MB) << 20,
@@ -126,6 +129,7 @@ class Container:
                             Mount("/run/codeeval", str(ctl_dir), type="bind", read_only=True)],
                     hostname="sandbox", labels={OWNER_LABEL: owner}, environment={},
                     stop_signal="SIGKILL")
+                container.start()
             except docker.errors.DockerException as e:
                 raise docker_error(e, f"starting a container of {key.image}") from e
             ready, _, _ = select.select([listener], [], [], 30.0)
