@@ -25,6 +25,10 @@ Choices worth knowing:
   own ``rustc``, whose sysroot is shown read-only). It links with ``gcc`` (``cc`` is a
   Debian alternatives link into ``/etc``, which the sandbox does not show).
 
+Each compile step has a canary, a program that must compile: when a program does not
+compile, the canary is compiled once per backend, so a toolchain broken in the sandbox is an
+infra error (``SE``) rather than ``CE`` for every program.
+
 The JVM, node and Go reserve large virtual ranges, so they run without ``RLIMIT_AS``; the
 cgroup's memory limit still holds.
 """
@@ -62,7 +66,8 @@ CPP = register_language(Language(
         command=("g++", "-O2", "-std=gnu++17", "-pipe", "-DONLINE_JUDGE", "-fmax-errors=50",
                  "-o", "main", "{src}"),
         artifacts=("main",),
-        limits=_compile_limits(time_s=10.0, memory_mb=1024, processes=32)),
+        limits=_compile_limits(time_s=10.0, memory_mb=1024, processes=32),
+        canary=b"#include <iostream>\nint main() { std::cout << 1 << std::endl; }\n"),
     run=("./{exe}",),
     runtime_paths=_paths(toolchains.cpp),
     runtime_env=_path_env(toolchains.cpp),
@@ -81,7 +86,9 @@ JAVA = register_language(Language(
                  " && jar " + " ".join(f"-J{o}" for o in _JVM) + " -J-XX:TieredStopAtLevel=1"
                  " --create --file main.jar --main-class Main -C classes ."),
         artifacts=("main.jar",),
-        limits=_compile_limits(time_s=20.0, memory_mb=2048, processes=128)),
+        limits=_compile_limits(time_s=20.0, memory_mb=2048, processes=128),
+        canary=b"public class Main {\n    public static void main(String[] args) {\n"
+               b"        System.out.println(1);\n    }\n}\n"),
     run=("java", *_JVM, "-XX:MaxRAM={memory_mb}m", "-XX:MaxRAMPercentage=80", "-Xss64m",
          "-cp", "{exe}", "Main"),
     runtime_paths=_paths(toolchains.java),
@@ -110,7 +117,8 @@ GO = register_language(Language(
     compile=CompileStep(
         command=("go", "build", "-o", "main", "{src}"),
         artifacts=("main",),
-        limits=_compile_limits(time_s=40.0, memory_mb=2048, processes=128)),
+        limits=_compile_limits(time_s=40.0, memory_mb=2048, processes=128),
+        canary=b"package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(1) }\n"),
     run=("./{exe}",),
     env=(("GOCACHE", "/tmp/go-cache"), ("GOPATH", "/tmp/go"), ("GO111MODULE", "off"),
          ("GOPROXY", "off"), ("GOTOOLCHAIN", "local"), ("GOTELEMETRY", "off"),
@@ -131,7 +139,8 @@ RUST = register_language(Language(
         command=("rustc", "-O", "--edition", "2021", "-C", "codegen-units=1", "-C",
                  "linker=gcc", "-o", "main", "{src}"),
         artifacts=("main",),
-        limits=_compile_limits(time_s=30.0, memory_mb=2048, processes=128)),
+        limits=_compile_limits(time_s=30.0, memory_mb=2048, processes=128),
+        canary=b"fn main() {\n    println!(\"1\");\n}\n"),
     run=("./{exe}",),
     runtime_paths=_paths(toolchains.rust),
     runtime_env=_path_env(toolchains.rust, "/usr/local/cargo/bin"),

@@ -37,6 +37,9 @@ class CompileStep:
         artifacts: files the step must leave in the work dir (copied out, then into the run).
         limits: limits of the compile run (compilers need more than the program).
         message_bytes: how much of the compiler's output a CE result keeps.
+        canary: a program that must compile; when a program fails to compile, the canary
+            is compiled once per backend to tell a broken toolchain (an infra error) from
+            a broken program (``CE``). Empty: no such check.
     """
 
     command: tuple[str, ...]
@@ -45,6 +48,7 @@ class CompileStep:
         time_s=20.0, wall_time_s=40.0, memory_mb=1024, processes=64, file_size_mb=256,
         scratch_mb=512, stdout_bytes=1 << 20, stderr_bytes=1 << 20))
     message_bytes: int = 16 * 1024
+    canary: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

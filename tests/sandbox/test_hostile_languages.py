@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from codeeval.errors import BackendUnavailable
+from codeeval.errors import BackendUnavailable, ImageMissing
 from codeeval.harness.program import Prepared, prepare, run_prepared
 from codeeval.languages import get_language
 from codeeval.languages.registry import Language
@@ -206,10 +206,15 @@ class LanguageRunner:
         if cache and key in _compiled:
             return _compiled[key]
         lang, token = self._tagged(get_language(language))
+        try:
+            lang.runtime_paths()
+            lang.environment()
+        except BackendUnavailable as e:  # a host toolchain is missing (not an error here)
+            pytest.skip(f"{language} toolchain missing (scripts/install.sh installs it): {e}")
         fds_before = set(os.listdir("/proc/self/fd"))
         try:
             prepared = prepare(self.backend, lang, source)
-        except BackendUnavailable as e:
+        except ImageMissing as e:
             pytest.skip(f"{language} cannot run on the {self.backend.name} backend here: {e}")
         self._checked(token, fds_before, RunStatus.CE if prepared.compile_error
                       else RunStatus.OK, " (compile)")
@@ -275,6 +280,14 @@ def test_compile_error_is_ce_with_message(lang_runner: LanguageRunner, language:
     assert error.status is RunStatus.CE
     assert words in error.stderr.decode(errors="replace"), error.stderr
     assert run_prepared(lang_runner.backend, prepared) is error
+
+
+@pytest.mark.parametrize("language", list(BROKEN))
+def test_canary_compiles(lang_runner: LanguageRunner, language: str) -> None:
+    # Were it not to, every compile error would be reported as an infra error.
+    step = get_language(language).compile
+    assert step is not None
+    assert lang_runner.prepare(language, step.canary).compile_error is None
 
 
 # --------------------------------------------------------------------------- C++ at run time

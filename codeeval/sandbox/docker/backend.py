@@ -69,7 +69,6 @@ from codeeval.sandbox.rlimits import address_space_limit, rlimits
 
 _AGENT = Path(__file__).with_name("agent.py")
 _START_TIMEOUT_S = 10.0
-_API_VERSION = "1.41"
 _CLEAN_TIMEOUT_S = 15.0
 
 
@@ -88,24 +87,11 @@ class DockerBackend(Backend):
         """
         s = settings or config.settings()
         self.settings = s
-        try:
-            import docker
-        except ImportError:
-            raise BackendUnavailable("the docker backend needs the docker SDK: "
-                                     "pip install 'codeeval[docker]'") from None
         own_client = client is None
         if client is None:
-            try:
-                # A fixed API version (Docker 20.10 and later speak it): negotiating one
-                # with an unreachable engine leaks the SDK's socket.
-                client = docker.from_env(timeout=60, version=_API_VERSION)
-            except docker.errors.DockerException as e:
-                raise docker_error(e, "connecting to Docker") from e
-            try:
-                client.ping()
-            except docker.errors.DockerException as e:
-                client.close()
-                raise docker_error(e, "connecting to Docker") from e
+            from codeeval.sandbox.docker import images
+
+            client = images.open_client()
         self.client = client
         self.owner = runid.new_run_id()
         self._dir = Path(tempfile.mkdtemp(prefix=f"codeeval-docker-{os.getpid()}-",
