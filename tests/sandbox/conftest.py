@@ -125,6 +125,24 @@ def _our_zombies() -> list[int]:
     return found
 
 
+def _unix_stream_sockets(fds: set[str]) -> set[str]:
+    """Those of ``fds`` (names in /proc/self/fd) that are unix stream sockets."""
+    inodes: dict[str, str] = {}
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if link.startswith("socket:["):
+                inodes[link[8:-1]] = fd
+    found = set()
+    with open("/proc/net/unix", encoding="ascii") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 7 and fields[6] in inodes and fields[4] == "0001":
+                found.add(inodes[fields[6]])
+    return found
+
+
 def _leftovers(backend: Backend) -> list[str]:
     left: list[str] = [f"unreaped zombie {pid}" for pid in _our_zombies()]
     if isinstance(backend, DockerBackend):
@@ -216,8 +234,11 @@ class Runner:
         fds_after -= {str(fd) for b in live_backends() for _, _, fds in b.idle_runs()
                       for fd in fds}
         fds_after -= {str(fd) for b in live_backends() for _, fds in b.resident() for fd in fds}
-        fds_after -= {str(fd) for b in _backends.values() if isinstance(b, DockerBackend)
-                      for _, fds in b.resident() for fd in fds}
+        if isinstance(self.backend, DockerBackend):
+            fds_after -= {str(fd) for _, fds in self.backend.resident() for fd in fds}
+            # The docker SDK keeps HTTP connections to the engine (unix stream sockets) open
+            # across calls; the backend's own sockets to its agents are seqpacket.
+            fds_after -= _unix_stream_sockets(fds_after - fds_before)
         # listdir itself opens one fd; compare the sets minus that transient one.
         extra = {fd for fd in fds_after - fds_before if os.path.exists(f"/proc/self/fd/{fd}")}
         if len(extra) > 0:

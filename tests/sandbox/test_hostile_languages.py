@@ -147,7 +147,9 @@ PROGRAMS = {
                 "loop" => {
                     let mut x: u64 = 0;
                     loop {
-                        x = std::hint::black_box(x + 1);
+                        // a volatile read the optimiser cannot drop (black_box is
+                        // unstable in Debian's rustc 1.63)
+                        x = unsafe { std::ptr::read_volatile(&x) } + 1;
                     }
                 }
                 "memory" => {

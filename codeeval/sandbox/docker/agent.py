@@ -177,13 +177,27 @@ def _place(files: list[list[Any]], blob: bytes) -> int:
     return at
 
 
+def _open_beneath(rel: str) -> int:
+    """Open ``/box/REL`` for reading without following a symlink in any component."""
+    parts = rel.split("/")
+    at = os.open("/box", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=at)
+            os.close(at)
+            at = nxt
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=at)
+    finally:
+        os.close(at)
+
+
 def _collect(names: list[str], cap: int) -> tuple[list[list[Any]], int]:
     """Read the requested output files, refusing symlinks and non-regular files."""
     found: list[list[Any]] = []
     data: list[bytes] = []
     for name in names:
         try:
-            fd = os.open("/box/" + name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = _open_beneath(name)
         except OSError:
             continue
         try:

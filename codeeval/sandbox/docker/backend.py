@@ -177,7 +177,11 @@ class DockerBackend(Backend):
             self._removing.wait_for(lambda: self._pending_removals == 0, timeout=60.0)
 
     def resident(self) -> list[tuple[str, list[int]]]:
-        """``(container id, supervisor fds)`` of every container alive now."""
+        """``(container id, supervisor fds)`` of every container alive now.
+
+        The docker SDK also keeps connections to the engine open (unix stream sockets);
+        they are the SDK's and not listed here.
+        """
         with self._lock:
             return [(c.id, c.fds()) for c in self._live]
 

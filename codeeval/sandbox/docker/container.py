@@ -119,7 +119,7 @@ class Container:
                     shm_size=key.scratch_mb << 20,
                     mem_limit=(key.memory_mb + AGENT_MB) << 20,
                     memswap_limit=(key.memory_mb + AGENT_MB) << 20,
-                    pids_limit=key.processes + 4,
+                    pids_limit=key.processes + 1,  # the agent is one of them
                     nano_cpus=int(key.cpus * 1e9) if key.cpus else None,
                     cap_drop=["ALL"], security_opt=["no-new-privileges"],
                     ulimits=[Ulimit(name="core", soft=0, hard=0),
@@ -156,7 +156,25 @@ class Container:
         sock_path.unlink()
         made = cls(key, container, conn, ctl_dir, hello)
         made._open_cpu_meter()
+        made._fit_memory_limit()
         return made
+
+    def _fit_memory_limit(self) -> None:
+        """Lower the memory limit to the run's limit plus what the idle agent uses now, so
+        that a program gets its limit, not the agent's headroom as well (best effort)."""
+        import docker.errors
+
+        with contextlib.suppress(Exception):
+            pid = int(self.container.attrs["State"]["Pid"])
+            found = cgroups.process_cgroup_file(pid, "memory", "memory.usage_in_bytes",
+                                                "memory.current")
+            if found is None:
+                return
+            used = int(found[0].read_text())
+            limit = (self.key.memory_mb << 20) + used + (1 << 20)
+            if limit < (self.key.memory_mb + AGENT_MB) << 20:
+                with contextlib.suppress(docker.errors.DockerException):
+                    self.container.update(mem_limit=limit, memswap_limit=limit)
 
     def _open_cpu_meter(self) -> None:
         with contextlib.suppress(Exception):

@@ -471,6 +471,9 @@ class NamespaceBackend(Backend):
                 a += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 a += ["--ro-bind", top, top]
+        # bubblewrap would make /etc (the parent of the binds below) root-only (0700), so
+        # that the run's uid could read nothing in it: make it world-readable first.
+        a += ["--perms", "0755", "--dir", "/etc"]
         for f in _ETC_FILES:
             a += ["--ro-bind-try", f, f]
         for name in ("passwd", "group", "hosts"):
