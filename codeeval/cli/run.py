@@ -37,7 +37,8 @@ def add_parser(subs: Any) -> None:
                    help="memory limit in MiB (default 512)")
     p.add_argument("--output-limit", type=int, default=16, metavar="MB",
                    help="stdout limit in MiB (default 16)")
-    p.add_argument("--backend", help="namespace (default) or local (unsafe: trusted code only)")
+    p.add_argument("--backend", help="namespace (default), docker, or local (unsafe: trusted "
+                   "code only)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=handle)
 

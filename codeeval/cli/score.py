@@ -31,7 +31,7 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--dataset-path", metavar="FILE",
                    help="the dataset file (.jsonl or .jsonl.gz)")
     p.add_argument("--samples", required=True, metavar="FILE", help="samples JSONL (.gz ok)")
-    p.add_argument("--backend", help="namespace (default) or local (unsafe)")
+    p.add_argument("--backend", help="namespace (default), docker, or local (unsafe)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="programs scored in parallel (default: two per core)")
     p.add_argument("--out", default="codeeval-out", metavar="DIR",

@@ -49,8 +49,8 @@ def prepare(backend: Backend, language: Language, source: bytes) -> Prepared:
         return Prepared(language, MappingProxyType(src), run_cmd)
     job = Job(command=language.substitute(step.command, step.limits), files=src,
               limits=step.limits, outputs=step.artifacts,
-              env=language.environment(step.limits),
-              runtime_paths=language.runtime_paths(),
+              env=language.environment(step.limits, host=backend.host_runtimes),
+              runtime_paths=language.runtime_paths() if backend.host_runtimes else (),
               limit_address_space=language.limit_address_space, image=language.image)
     result = backend.run(job)
     missing = [a for a in step.artifacts if a not in result.files]
@@ -106,8 +106,8 @@ def run_prepared(backend: Backend, prepared: Prepared, *, stdin: bytes = b"",
     lang = prepared.language
     limits = limits or Limits()
     job = Job(command=lang.substitute(prepared.command, limits), files=prepared.files,
-              stdin=stdin, limits=limits, env=lang.environment(limits),
-              runtime_paths=lang.runtime_paths(),
+              stdin=stdin, limits=limits, env=lang.environment(limits, host=backend.host_runtimes),
+              runtime_paths=lang.runtime_paths() if backend.host_runtimes else (),
               limit_address_space=lang.limit_address_space, image=lang.image)
     return backend.run(job)
 

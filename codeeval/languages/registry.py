@@ -99,13 +99,14 @@ class Language:
             values["{memory_mb}"] = str(limits.memory_mb)
         return tuple(_fill(a, values) for a in args)
 
-    def environment(self, limits: Limits | None = None) -> dict[str, str]:
-        """The job environment: ``env``, then ``runtime_env()``, placeholders filled.
+    def environment(self, limits: Limits | None = None, *, host: bool = True) -> dict[str, str]:
+        """The job environment: ``env``, then (for backends that run the host's toolchains,
+        ``host``) ``runtime_env()``, placeholders filled.
 
         Raises:
             BackendUnavailable: the language's runtime is not usable on this host.
         """
-        merged = {**dict(self.env), **dict(self.runtime_env())}
+        merged = {**dict(self.env), **(dict(self.runtime_env()) if host else {})}
         keys = tuple(merged)
         return dict(zip(keys, self.substitute(tuple(merged[k] for k in keys), limits),
                         strict=True))

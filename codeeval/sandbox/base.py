@@ -45,6 +45,9 @@ class Backend(ABC):
     name: ClassVar[str]
     #: Whether the backend confines untrusted code (the local backend does not).
     isolates: ClassVar[bool] = True
+    #: Whether jobs run the host's language toolchains (so jobs name host paths and need
+    #: ``runtime_paths``); image-based backends bring their own and ignore host paths.
+    host_runtimes: ClassVar[bool] = True
 
     @property
     @abstractmethod

@@ -77,6 +77,7 @@ class DockerBackend(Backend):
     """Runs jobs in pooled containers; see the module docstring for what it isolates."""
 
     name = "docker"
+    host_runtimes = False
 
     def __init__(self, settings: config.Settings | None = None, *, client: Any = None) -> None:
         """Connect to the engine, sweep leftovers of dead supervisors, prepare the pool.
