@@ -69,6 +69,9 @@ class ProcessTree(ABC):
     def kill(self) -> None:
         """SIGKILL every process of the tree. Must be idempotent and never raise."""
 
+    def note_kill(self, reason: KillReason) -> None:  # noqa: B027 - optional hook
+        """Called just before the supervisor kills a live tree, with the reason."""
+
     @abstractmethod
     def cpu_time_s(self) -> float | None:
         """CPU time of the whole tree so far, or ``None`` if only rusage at exit can tell."""
@@ -396,6 +399,8 @@ class SandboxProcess:
     def _kill(self, reason: KillReason) -> None:
         if self._killed is None:
             self._killed = reason
+        if self._status is None:
+            self._tree.note_kill(reason)
         self._tree.kill()
         # Wait (bounded) for the tree to be reaped so the result is final.
         deadline = time.monotonic() + 10.0
@@ -485,6 +490,7 @@ class SandboxProcess:
                 self._close_fd(name)
                 if self._status is None and self._killed is None:
                     self._killed = KillReason.OUTPUT
+                    self._tree.note_kill(KillReason.OUTPUT)
                     self._tree.kill()
                 return
 
@@ -508,6 +514,7 @@ class SandboxProcess:
                 self._chan_eof = True
                 if self._status is None:
                     self._killed = self._killed or KillReason.REQUESTED
+                    self._tree.note_kill(KillReason.OUTPUT)  # an oversized message
                     self._tree.kill()
                 break
         while True:

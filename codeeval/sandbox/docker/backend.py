@@ -60,6 +60,7 @@ from codeeval.errors import BackendUnavailable, SandboxCrashed
 from codeeval.model.run import WORKDIR, Job
 from codeeval.sandbox import runid
 from codeeval.sandbox.base import Backend, register_backend
+from codeeval.sandbox.classify import KillReason
 from codeeval.sandbox.docker.container import Container, PoolKey, docker_error, recv, sweep
 from codeeval.sandbox.namespace import seccomp
 from codeeval.sandbox.pipes import Pipes, memfd_with
@@ -333,9 +334,16 @@ class ContainerTree(ProcessTree):
         self._cpu0 = cpu0
         self._oom0 = oom0
         self._killed = False
+        self._misbehaved = False
         self._exit: dict[str, Any] | None = None
         self._outputs_fd: int | None = None
         self._done = False
+
+    def note_kill(self, reason: KillReason) -> None:
+        # A run stopped at a limit misbehaved; one the caller no longer needs (the harness
+        # stops at a sample's first failing test) did not.
+        if reason is not KillReason.REQUESTED:
+            self._misbehaved = True
 
     def kill(self) -> None:
         if self.ended or self._killed or not self.container.alive:
@@ -412,7 +420,7 @@ class ContainerTree(ProcessTree):
             self.backend._release(container, False)
             raise SandboxCrashed(f"container {container.id[:12]}: the agent did not confirm "
                                  "its cleanup")
-        behaved = (not self._killed and not (self._exit or {}).get("oom")
+        behaved = (not self._misbehaved and not (self._exit or {}).get("oom")
                    and not (self._exit or {}).get("leftover"))
         self.backend._release(container, bool(clean.get("ok")) and behaved)
         return files
