@@ -26,7 +26,7 @@ CACHE="${CODEEVAL_DEB_CACHE:-/var/cache/codeeval/debs}"
 # needs ctypes, which lives in libpython3.x-stdlib.
 packages_for() {
   case "$1" in
-    python) echo "python3" ;;
+    python) echo "python3 python3-numpy" ;;  # numpy: what candidates import most
     cpp) echo "python3 g++" ;;
     java) echo "python3 default-jdk-headless" ;;
     javascript) echo "python3 nodejs" ;;

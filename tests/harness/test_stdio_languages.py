@@ -72,7 +72,12 @@ def test_compile_error_stops_before_any_test(counting: CountingBackend) -> None:
     failure = outcome["base"].first_failure or {}
     assert "nope" in failure["compiler"]
     assert len(failure["compiler"]) <= stdio.COMPILER_MESSAGE
-    assert len(counting.jobs) == 1
+    # Only compile jobs ran: the sample's, and (the first time a compile fails on this
+    # backend) the language's canary program, which tells a broken toolchain from a bad one.
+    assert counting.jobs
+    assert all(j.outputs == ("main",) for j in counting.jobs)
+    assert sum(j.files["main.cpp"].content.startswith(b"int main() { return nope")
+               for j in counting.jobs) == 1
 
 
 def test_int32_overflow_is_wa(counting: CountingBackend) -> None:

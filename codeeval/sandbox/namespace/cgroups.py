@@ -194,21 +194,15 @@ class RunCgroup:
 
     def cpu_time_s(self) -> float:
         """CPU time (user + system) of every task that ran in the cgroup, in seconds."""
-        try:
-            if self._cpu_fd is None:
-                path = (self.dirs["cpuacct"] / "cpuacct.usage" if self.host.version == 1
-                        else self.dirs[""] / "cpu.stat")
+        if self._cpu_fd is None:
+            path = (self.dirs["cpuacct"] / "cpuacct.usage" if self.host.version == 1
+                    else self.dirs[""] / "cpu.stat")
+            try:
                 self._cpu_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            data = os.pread(self._cpu_fd, 4096, 0)
-            if self.host.version == 1:
-                return int(data) / 1e9
-            for line in data.split(b"\n"):
-                key, _, value = line.partition(b" ")
-                if key == b"usage_usec":
-                    return int(value) / 1e6
-        except (OSError, ValueError):
-            pass
-        return 0.0
+            except OSError:
+                return 0.0
+        used = read_cpu_usage(self._cpu_fd, self.host.version)
+        return 0.0 if used is None else used
 
     def peak_memory_bytes(self) -> int | None:
         """Peak memory usage of the cgroup, or ``None`` if the kernel does not report it."""
