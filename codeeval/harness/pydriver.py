@@ -241,7 +241,14 @@ def main() -> None:
     over = int(header.get("digest_over", 0))
     # Started with -S: add site-packages (without .pth processing) and the exit/quit
     # builtins that the site module would have provided.
-    sys.path.extend(p for p in header.get("path", ()) if p not in sys.path)
+    # The host names its interpreter's directories; this interpreter's own (inside an
+    # image, say) come from site.getsitepackages(), which computes them without side effects
+    # when started with -S.
+    import site
+
+    for p in [*header.get("path", ()), *site.getsitepackages()]:
+        if p not in sys.path and os.path.isdir(p):
+            sys.path.append(p)
     import builtins
 
     def _exit(code: Any = None) -> None:
