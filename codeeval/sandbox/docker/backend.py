@@ -13,7 +13,8 @@ What a container gives every run:
 * ``--network none``; a read-only root from the image; size-capped tmpfs ``/box`` (the
   work dir), ``/tmp`` and ``/dev/shm``; no host directory but the agent's file and an empty
   read-only control directory;
-* memory limit with swap equal to memory (plus 32 MiB for the agent), ``--pids-limit``,
+* memory limit with swap equal to memory (the run's limit plus what the idle agent uses),
+  ``--pids-limit``,
   CPU bandwidth (``--cpus``), ulimits (core 0, open files);
 * every capability dropped, ``no-new-privileges``, uid 65532 (not root), Docker's default
   seccomp profile and codeeval's own filter on top (the namespace backend's, plus System V
@@ -206,10 +207,6 @@ class DockerBackend(Backend):
         with self._lock:
             live = {c.id for c in self._live}
         return [c.id for c in found if c.id not in live]
-
-    def idle_containers(self) -> list[str]:
-        """Ids of the containers waiting in the pool (for inspection and tests)."""
-        return [c.id for c in self._pool.idle()]
 
     # ------------------------------------------------------------------ internals
     def _create(self, key: PoolKey) -> Container:

@@ -21,7 +21,6 @@ import os
 import select
 import shutil
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,38 +154,29 @@ class Container:
         listener.close()
         sock_path.unlink()
         made = cls(key, container, conn, ctl_dir, hello)
-        made._open_cpu_meter()
-        made._fit_memory_limit()
+        with contextlib.suppress(Exception):  # best effort: without it, wall limits only
+            container.reload()
+            made._attach_cgroup(int(container.attrs["State"]["Pid"]))
         return made
 
-    def _fit_memory_limit(self) -> None:
-        """Lower the memory limit to the run's limit plus what the idle agent uses now, so
-        that a program gets its limit, not the agent's headroom as well (best effort)."""
-        import docker.errors
-
-        with contextlib.suppress(Exception):
-            pid = int(self.container.attrs["State"]["Pid"])
-            found = cgroups.process_cgroup_file(pid, "memory", "memory.usage_in_bytes",
-                                                "memory.current")
-            if found is None:
-                return
-            used = int(found[0].read_text())
-            limit = (self.key.memory_mb << 20) + used + (1 << 20)
-            if limit < (self.key.memory_mb + AGENT_MB) << 20:
-                with contextlib.suppress(docker.errors.DockerException):
-                    self.container.update(mem_limit=limit, memswap_limit=limit)
-
-    def _open_cpu_meter(self) -> None:
-        with contextlib.suppress(Exception):
-            self.container.reload()
-            pid = int(self.container.attrs["State"]["Pid"])
-            found = cgroups.cpu_usage_file(pid)
-            if found is not None:
-                self._cpu_fd = os.open(found[0], os.O_RDONLY | os.O_CLOEXEC)
-                self._cpu_version = found[1]
-            found = cgroups.oom_events_file(pid)
-            if found is not None:
-                self._oom_fd = os.open(found[0], os.O_RDONLY | os.O_CLOEXEC)
+    def _attach_cgroup(self, pid: int) -> None:
+        """Open the CPU and OOM counters of the container's cgroup (``pid`` is its init's
+        host pid), and lower its memory limit to the run's limit plus what the idle agent
+        uses now, so that a program gets its limit, not the agent's headroom as well."""
+        found = cgroups.cpu_usage_file(pid)
+        if found is not None:
+            self._cpu_fd = os.open(found[0], os.O_RDONLY | os.O_CLOEXEC)
+            self._cpu_version = found[1]
+        found = cgroups.oom_events_file(pid)
+        if found is not None:
+            self._oom_fd = os.open(found[0], os.O_RDONLY | os.O_CLOEXEC)
+        found = cgroups.process_cgroup_file(pid, "memory", "memory.usage_in_bytes",
+                                            "memory.current")
+        if found is None:
+            return
+        limit = (self.key.memory_mb << 20) + int(found[0].read_text()) + (1 << 20)
+        if limit < (self.key.memory_mb + AGENT_MB) << 20:
+            self.container.update(mem_limit=limit, memswap_limit=limit)
 
     def oom_kills(self) -> int | None:
         """OOM kills in the container so far (``None`` when its cgroup is not visible)."""
@@ -292,15 +282,3 @@ def sweep(client: Any) -> list[str]:
                 c.remove(force=True)
                 removed.append(c.id)
     return removed
-
-
-def wait_readable(fd: int, timeout_s: float) -> bool:
-    """Whether ``fd`` became readable within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        left = deadline - time.monotonic()
-        ready, _, _ = select.select([fd], [], [], max(left, 0.0))
-        if ready:
-            return True
-        if left <= 0:
-            return False

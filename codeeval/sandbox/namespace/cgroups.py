@@ -215,18 +215,17 @@ class RunCgroup:
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer killed a task of this cgroup."""
-        if self.host.version == 1:
-            path, key = self.dirs["memory"] / "memory.oom_control", "oom_kill"
-        else:
-            path, key = self.dirs[""] / "memory.events", "oom_kill"
+        path = (self.dirs["memory"] / "memory.oom_control" if self.host.version == 1
+                else self.dirs[""] / "memory.events")
         try:
-            for line in path.read_text().splitlines():
-                name, _, value = line.partition(" ")
-                if name == key:
-                    return int(value) > 0
-        except (OSError, ValueError):
-            pass
-        return False
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            kills = read_oom_kills(fd)
+        finally:
+            os.close(fd)
+        return kills is not None and kills > 0
 
     def pids(self) -> list[int]:
         """The processes currently in the cgroup."""
