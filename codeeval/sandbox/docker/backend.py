@@ -377,7 +377,6 @@ class ContainerTree(ProcessTree):
         if message is None or message.get("ev") != "exit":
             for fd in fds:
                 os.close(fd)
-            self.container.alive = False
             self.backend._release(self.container, False)
             self._done = True
             raise SandboxCrashed(f"container {self.container.id[:12]}: the agent "
