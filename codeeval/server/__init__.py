@@ -1,0 +1,1 @@
+"""The reward server (codeeval serve): FastAPI app, schemas, SandboxFusion compatibility."""
