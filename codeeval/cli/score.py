@@ -1,14 +1,16 @@
 """``codeeval score``: score model samples on a dataset; writes results.jsonl and summary.json.
 
 Exit codes: 0 all samples scored; 1 some samples hit infra errors that retries did not
-clear (they are reported and left out of pass@k); 2 bad input (a missing file, an unknown
-dataset, or malformed sample lines, each reported with file, line and field; the other
-samples are still scored).
+clear (they are reported and left out of pass@k), or the backend or the Ray cluster
+(``--executor ray``) is unavailable; 2 bad input (a missing file, an unknown dataset, a
+malformed ``--ray-address``, or malformed sample lines, each reported with file, line and
+field; the other samples are still scored).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -33,7 +35,15 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--samples", required=True, metavar="FILE", help="samples JSONL (.gz ok)")
     p.add_argument("--backend", help="namespace (default), docker, or local (unsafe)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="programs scored in parallel (default: two per core)")
+                   help="programs scored in parallel (default: two per core); with "
+                        "--executor ray, references computed in parallel on this machine")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where the distinct programs run: local (default), or ray (a Ray "
+                        "cluster; needs codeeval[ray]); references, time limits and results "
+                        "stay on this machine")
+    p.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="with --executor ray: the cluster to join (HOST:PORT, "
+                        "ray://HOST:PORT or auto; default: start a local Ray instance)")
     p.add_argument("--out", default="codeeval-out", metavar="DIR",
                    help="where results.jsonl and summary.json go (default codeeval-out)")
     p.add_argument("--k", default="1,10,100", metavar="K,K",
@@ -96,10 +106,13 @@ def handle(args: argparse.Namespace) -> int:
     """
     from codeeval.harness.functional import TimePolicy
     from codeeval.sandbox import open_backend
-    from codeeval.score.runner import DEFAULT_POLICY, ScoreOptions, score
+    from codeeval.score.options import DEFAULT_POLICY, ScoreOptions
+    from codeeval.score.runner import score
     from codeeval.score.samples import read_samples
 
     ks = _ks(args.k)
+    if args.ray_address is not None and args.executor != "ray":
+        raise InputError("--ray-address needs --executor ray")
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     for flag, value in (("--time-floor", args.time_floor), ("--time-factor", args.time_factor),
@@ -121,20 +134,29 @@ def handle(args: argparse.Namespace) -> int:
     options = ScoreOptions(
         jobs=args.jobs or defaults.jobs, ks=ks, all_tests=args.all_tests, policy=policy,
         memory_mb=args.memory_limit, resume=args.resume, static=args.static)
-    settings = config.settings()
+    base = config.settings()
     # Keep enough sandboxes ready for every worker.
-    settings = dataclasses.replace(settings, prespawn=max(settings.prespawn, options.jobs))
+    settings = dataclasses.replace(base, prespawn=max(base.prespawn, options.jobs))
     from rich.console import Console
 
     err = Console(stderr=True)
-    progress = _Progress(err) if err.is_terminal else None
-    try:
-        with open_backend(args.backend, settings) as backend:
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if args.executor == "ray":
+            from codeeval.distributed.ray_executor import DEFAULT_JOBS_PER_WORKER, RayExecutor
+
+            # Connect first: an unreachable cluster fails before any reference is computed.
+            executor = stack.enter_context(RayExecutor(
+                args.ray_address, args.backend,
+                dataclasses.replace(base, prespawn=max(base.prespawn, DEFAULT_JOBS_PER_WORKER))))
+        backend = stack.enter_context(open_backend(args.backend, settings))
+        progress = _Progress(err) if err.is_terminal else None
+        try:
             summary = score(problems, samples, bad, backend, Path(args.out),
-                            Path(settings.cache), options, progress)
-    finally:
-        if progress is not None:
-            progress.stop()
+                            Path(settings.cache), options, progress, executor)
+        finally:
+            if progress is not None:
+                progress.stop()
     _print_table(summary.data, Path(args.out))
     if summary.infra_errors:
         print(f"codeeval: {summary.infra_errors} sample(s) hit infra errors after retries; "

@@ -5,12 +5,15 @@ run keeps what it finished) and ``summary.json`` at the end. Every result line c
 content key (problem, program, limits, options); ``resume`` reuses lines whose key matches.
 Identical programs for the same task are run once. A sandbox failure is retried, and if it
 persists the sample is an infra error (``SE``): reported, and left out of pass@k.
+
+References are always computed here, on the driver's backend. The distinct programs go to
+an executor (:mod:`codeeval.score.executor`): a local thread pool by default, or a Ray
+cluster (:mod:`codeeval.distributed`); either way this module alone writes the results.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -20,53 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from codeeval import __version__
-from codeeval.datasets.problem import FunctionalProblem, Problem, digest
+from codeeval.datasets.problem import Problem, digest
 from codeeval.errors import SandboxError
 from codeeval.grading.passk import estimate, ks_for
-from codeeval.harness import functional, stdio
-from codeeval.harness.functional import Expected, SuiteOutcome, TimePolicy
-from codeeval.languages import get_language
+from codeeval.harness.functional import Expected
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
+from codeeval.score.executor import Executor, LocalExecutor, Unit
+from codeeval.score.executor import infra_row as _infra
+from codeeval.score.options import DEFAULT_MEMORY_MB, DEFAULT_POLICY, ScoreOptions
 from codeeval.score.references import load_or_compute
 from codeeval.score.samples import BadLine, Sample
 
-DEFAULT_POLICY = TimePolicy()
-DEFAULT_MEMORY_MB = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreOptions:
-    """How to score."""
-
-    #: Scoring waits on process start-up and pipes more than it computes: two programs per
-    #: core keep the cores busy.
-    jobs: int = 2 * (os.cpu_count() or 1)
-    ks: tuple[int, ...] = (1, 10, 100)
-    all_tests: bool = False
-    #: Per-test time limits and memory; ``None`` takes the problem's own limits where it
-    #: declares them (native problems), else the defaults below.
-    policy: TimePolicy | None = None
-    memory_mb: int | None = None
-    retries: int = 2
-    resume: bool = False
-    static: bool = False
-
-    def policy_for(self, problem: Problem) -> tuple[TimePolicy, str]:
-        """The time policy for ``problem`` and where it came from."""
-        if self.policy is not None:
-            return self.policy, "command line"
-        floor, factor = problem.limits.time_floor_s, problem.limits.time_factor
-        if floor is None and factor is None:
-            return DEFAULT_POLICY, "default"
-        return TimePolicy(DEFAULT_POLICY.floor_s if floor is None else floor,
-                          DEFAULT_POLICY.factor if factor is None else factor), "problem"
-
-    def memory_for(self, problem: Problem) -> int:
-        """The memory limit for ``problem`` in MiB."""
-        if self.memory_mb is not None:
-            return self.memory_mb
-        return problem.limits.memory_mb or DEFAULT_MEMORY_MB
+__all__ = ["DEFAULT_MEMORY_MB", "DEFAULT_POLICY", "Progress", "ScoreOptions", "Summary", "score"]
 
 
 @dataclass
@@ -84,11 +53,21 @@ Progress = Callable[[int, int, str], None]
 
 def score(problems: Sequence[Problem], samples: Sequence[Sample],
           bad: Sequence[BadLine], backend: Backend, out_dir: Path, cache_dir: Path,
-          options: ScoreOptions, progress: Progress | None = None) -> Summary:
+          options: ScoreOptions, progress: Progress | None = None,
+          executor: Executor | None = None) -> Summary:
     """Score ``samples`` against ``problems``; write ``results.jsonl`` and ``summary.json``.
+
+    References are computed here, on ``backend``; the distinct programs are scored by
+    ``executor`` (default: a :class:`~codeeval.score.executor.LocalExecutor` of
+    ``options.jobs`` threads over ``backend``). Programs whose reference failed are not
+    sent to the executor: they are infra rows.
+
+    Returns:
+        The summary written to ``summary.json``, with the counts that decide the exit code.
 
     Raises:
         InputError: the output directory cannot be written.
+        CodeevalError: the executor cannot work (e.g. a lost Ray cluster).
     """
     started = time.monotonic()
     by_id = {p.task_id: p for p in problems}
@@ -139,41 +118,40 @@ def score(problems: Sequence[Problem], samples: Sequence[Sample],
     writer = _OrderedWriter(results_path, samples, keys, outcomes)
     done = 0
 
-    def run_one(k: str, s: Sample) -> dict[str, Any]:
-        problem = by_id[s.task_id]
+    units: list[Unit] = []
+    for k, s in unique.items():
         if s.task_id in ref_errors:
-            return _infra(problem, f"reference failed: {ref_errors[s.task_id]}")
-        last_error = ""
-        for _ in range(options.retries + 1):
-            try:
-                suites = _judge(backend, problem, s, expected[s.task_id], options)
-                row: dict[str, Any] = {"suites": {n: o.to_json() for n, o in suites.items()}}
-                if options.static and s.language == "python":
-                    from codeeval.score import static
-
-                    row["static"] = static.analyse(s.program)
-                return row
-            except SandboxError as e:
-                last_error = str(e)
-        return _infra(problem, last_error)
-
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        futures2 = {pool.submit(run_one, k, s): k for k, s in unique.items()}
-        # as_completed yields on this thread: only it touches outcomes and the writer.
-        for fut in as_completed(futures2):
-            outcome = outcomes[futures2[fut]] = fut.result()
+            # The reference failed: nothing to compare with, so the program is not run.
+            outcomes[k] = _infra(by_id[s.task_id],
+                                 f"reference failed: {ref_errors[s.task_id]}")
             writer.flush()
             done += 1
-            if progress is not None:
-                last = list(outcome["suites"].values())[-1] if outcome["suites"] else {}
-                progress(done, len(unique), str(last.get("verdict", "")))
-    writer.flush()
-    writer.close()
+            _report(progress, done, len(unique), outcomes[k])
+        else:
+            units.append(Unit(k, by_id[s.task_id], expected[s.task_id], s))
+    if executor is None:
+        executor = LocalExecutor(backend, options.jobs)
+    try:
+        # The executor yields on this thread: only it touches outcomes and the writer.
+        for k, outcome in executor.results(units, options):
+            if k in outcomes:
+                continue  # an executor that reports a unit twice: the first row stands
+            outcomes[k] = outcome
+            writer.flush()
+            done += 1
+            _report(progress, done, len(unique), outcome)
+        for u in units:  # a unit the executor never reported is an infra error, not a gap
+            if u.key not in outcomes:
+                outcomes[u.key] = _infra(u.problem, "the executor returned no result")
+        writer.flush()
+    finally:
+        writer.close()
 
     data, infra = _summarise(samples, keys, outcomes, by_id, suite_names, options, bad)
     data.update({
         "wall_time_s": round(time.monotonic() - started, 3),
         "backend": backend.describe(),
+        **executor.describe(),
         "codeeval_version": __version__,
         "distinct_programs_run": len(unique),
         "reused_from_previous_run": sum(1 for k in keys if k in previous),
@@ -190,16 +168,11 @@ def score(problems: Sequence[Problem], samples: Sequence[Sample],
     return Summary(data, infra, len(bad))
 
 
-def _judge(backend: Backend, problem: Problem, sample: Sample, expected: Expected,
-           options: ScoreOptions) -> dict[str, SuiteOutcome]:
-    policy, _ = options.policy_for(problem)
-    memory = options.memory_for(problem)
-    if isinstance(problem, FunctionalProblem):
-        return functional.judge(backend, problem, sample.program, expected, policy=policy,
-                                memory_mb=memory, all_tests=options.all_tests)
-    return stdio.judge(backend, problem, sample.program, expected, policy=policy,
-                       memory_mb=memory, all_tests=options.all_tests,
-                       language=get_language(sample.language))
+def _report(progress: Progress | None, done: int, total: int, outcome: dict[str, Any]) -> None:
+    """Tell ``progress`` that one more distinct program is done, with its last verdict."""
+    if progress is not None:
+        last = list(outcome["suites"].values())[-1] if outcome["suites"] else {}
+        progress(done, total, str(last.get("verdict", "")))
 
 
 def _limits_report(problems: Sequence[Problem], samples: Sequence[Sample],
@@ -224,12 +197,6 @@ def _limits_report(problems: Sequence[Problem], samples: Sequence[Sample],
                   "factor": options.policy.factor if options.policy else None,
                   "memory_mb": options.memory_mb},
             "problems_by_source": dict(sources), "from_problem": per_problem}
-
-
-def _infra(problem: Problem, reason: str) -> dict[str, Any]:
-    return {"suites": {name: {"verdict": Verdict.SE.value, "passed": 0, "total": len(suite),
-                              "first_failure": {"reason": reason[:500]}}
-                       for name, suite in problem.suites.items()}}
 
 
 def _previous_results(path: Path) -> dict[str, dict[str, Any]]:

@@ -13,3 +13,12 @@ def test_import_is_cheap() -> None:
             f"print([m for m in {HEAVY!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_executors_import_no_ray() -> None:
+    # The Ray executor imports ray only when it connects; the CLI loads it only for
+    # --executor ray.
+    code = ("import sys, codeeval.score.executor, codeeval.distributed.ray_executor\n"
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
