@@ -78,6 +78,11 @@ class Backend(ABC):
         """One line on what this backend uses on this host."""
         return self.name
 
+    def pool_state(self) -> dict[str, int]:
+        """Counts that describe the backend's pools now (sandboxes ready, runs served...),
+        for monitoring; the default has none."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release what the backend holds (pools, handles). The default holds nothing."""
 

@@ -223,6 +223,8 @@ class SandboxProcess:
         self._rusage_maxrss: int | None = None
         self._killed: KillReason | None = None
         self._result: RunResult | None = None
+        #: Set when finishing raised: later calls raise it again instead of cleaning twice.
+        self._failure: SandboxCrashed | None = None
         self._stdout = _Capped(limits.stdout_bytes)
         self._stderr = _Capped(limits.stderr_bytes)
         self._stdin_pending = memoryview(stdin_data)
@@ -341,6 +343,8 @@ class SandboxProcess:
         """
         if self._result is not None:
             return self._result
+        if self._failure is not None:
+            raise self._failure
         self._close_fd("chan_to")
         self._chan_out.clear()
         limit = None if timeout_s is None else time.monotonic() + timeout_s
@@ -364,7 +368,7 @@ class SandboxProcess:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._result is None:
+        if self._result is None and self._failure is None:
             if exc is not None:
                 with contextlib.suppress(SandboxCrashed):
                     self.kill()
@@ -573,6 +577,9 @@ class SandboxProcess:
                 peak = self._rusage_maxrss
             wall = (self._ended or time.monotonic()) - self._started
             files = self._tree.cleanup(self._outputs, self.limits.file_size_mb * 1024 * 1024)
+        except SandboxCrashed as e:
+            self._failure = e
+            raise
         finally:
             for name in list(self._fds):
                 self._close_fd(name)

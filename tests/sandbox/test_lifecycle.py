@@ -229,3 +229,54 @@ def test_concurrent_runs_from_many_threads() -> None:
     busy_uids = [u for u in range(s.uid_base, s.uid_base + s.uid_slots)
                  if u not in {uid for _, uid, _ in idle}]
     assert wait_clean([], busy_uids, backend.scratch) == []
+
+
+def _processes_of(uid: int) -> list[tuple[int, int]]:
+    """``(pid, parent pid)`` of every process running under ``uid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{entry}/status").read_text()
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                found.append((int(entry), int(fields["PPid"])))
+    return found
+
+
+def _parent(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("PPid:")))
+
+
+@pytest.mark.parametrize("forkserver", [False, True], ids=["bubblewrap", "forkserver"])
+def test_sandbox_killed_from_outside_is_an_infra_error(forkserver: bool) -> None:
+    """Killing the sandbox itself (not the program) mid-run raises SandboxCrashed: an infra
+    error to retry, never a verdict of the program. The program killing itself with
+    SIGKILL stays the program's own runtime error."""
+    from codeeval.errors import SandboxCrashed
+
+    backend = backend_with(forkserver=forkserver, prespawn=0)
+    job = py_job("import time\nprint('up', flush=True)\ntime.sleep(30)\n",
+                 forkserver=forkserver)
+    job = dataclasses.replace(job, limits=Limits(time_s=40, memory_mb=256))
+    with backend.start(job) as proc:
+        deadline = time.monotonic() + 10
+        programs: list[tuple[int, int]] = []
+        while not programs and time.monotonic() < deadline:
+            programs = _processes_of(proc._tree.uid)  # type: ignore[attr-defined]
+            time.sleep(0.02)
+        assert len(programs) == 1, programs
+        _pid, parent = programs[0]
+        # The fork server's run init is the program's parent; a bubblewrap run's is the
+        # inner bubblewrap, whose parent (the outer bubblewrap) is the supervisor's child.
+        victim = parent if forkserver else _parent(parent)
+        os.kill(victim, 9)
+        with pytest.raises(SandboxCrashed, match="sandbox"):
+            proc.finish()
+    own = backend.run(py_job("import os\nos.kill(os.getpid(), 9)\n", forkserver=forkserver))
+    assert own.status is RunStatus.RE, own
+    assert own.signal == 9, own
+    backend.close()

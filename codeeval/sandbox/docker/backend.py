@@ -179,6 +179,12 @@ class DockerBackend(Backend):
         with self._removing:
             self._removing.wait_for(lambda: self._pending_removals == 0, timeout=60.0)
 
+    def pool_state(self) -> dict[str, int]:
+        """Warm containers waiting, containers alive, and the pool's counters so far."""
+        with self._lock:
+            live = len(self._live)
+        return {"warm_idle": len(self._pool.idle()), "live": live, **self.stats}
+
     def resident(self) -> list[tuple[str, list[int]]]:
         """``(container id, supervisor fds)`` of every container alive now.
 

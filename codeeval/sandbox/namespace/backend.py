@@ -235,6 +235,14 @@ class NamespaceBackend(Backend):
             return []
         return [(w.tree.run_id, w.tree.uid, w.our_fds()) for w in self._pool.idle()]
 
+    def pool_state(self) -> dict[str, int]:
+        """Pre-spawned sandboxes waiting, and the fork server's state and runs served."""
+        state = {"prespawned_idle": len(self._pool.idle()) if self._pool is not None else 0}
+        if self._forkserver is not None:
+            state["forkserver_up"] = int(self._forkserver.pid is not None)
+            state["forkserver_runs"] = self._forkserver.served
+        return state
+
     @property
     def forkserver_enabled(self) -> bool:
         """Whether Python runs go through the fork server here."""

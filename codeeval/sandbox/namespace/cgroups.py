@@ -235,6 +235,14 @@ class RunCgroup:
         except (OSError, ValueError):
             return []
 
+    def populated(self) -> bool | None:
+        """Whether any process is in the cgroup; ``None`` when that cannot be read."""
+        d = self.dirs["pids"] if self.host.version == 1 else self.dirs[""]
+        try:
+            return bool((d / "cgroup.procs").read_text().split())
+        except OSError:
+            return None
+
     def kill_all(self) -> None:
         """Send SIGKILL to every process in the cgroup (v2: atomically via ``cgroup.kill``)."""
         if self.host.version == 2:

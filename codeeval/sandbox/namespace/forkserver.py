@@ -287,6 +287,9 @@ class ForkTree(ProcessTree):
         self._kill_w = kill_w
         self._reported: tuple[int, Any] | None = None
         self._crash: str | None = None
+        self._kill_sent = False
+        #: Every process of the run was gone before the supervisor first killed it.
+        self._gone_before_kill = False
 
     def exit_fd(self) -> int | None:
         return os.dup(self._status_r)
@@ -314,6 +317,12 @@ class ForkTree(ProcessTree):
             found.setdefault(tag, text)
         if "e" in found:
             self._crash = found["e"]
+        elif "x" not in found and ("d" in found or self._gone_before_kill) and not (
+                self.cgroup is not None and self.cgroup.oom_killed()):
+            # B (the namespace's init, root, unreachable from the program's uid) died
+            # before the program ended and nobody here asked for it: the sandbox was
+            # killed from outside. An infra error, never the program's verdict.
+            self._crash = "the run's sandbox init died before the program ended"
         status = found.get("x", found.get("a"))
         if status is None or not status.isdigit():
             self._crash = self._crash or "the fork server ended the run without a status"
@@ -322,11 +331,20 @@ class ForkTree(ProcessTree):
         return self._reported
 
     def kill(self) -> None:
-        if self.cgroup is not None:
-            self.cgroup.kill_all()
+        if not self._kill_sent:
+            self._kill_sent = True
+            # B writes the program's status before it exits, so an empty cgroup here with
+            # no status reported means B died first: killed from outside. (A reports that
+            # too, with ``d``, but A may not have run yet when the supervisor reacts.)
+            if (self._reported is None and self.cgroup is not None
+                    and self.cgroup.populated() is False):
+                self._gone_before_kill = True
+        # The kill pipe first: A must see the request before B dies of the cgroup kill.
         if self._kill_w >= 0:
             with contextlib.suppress(OSError):
                 os.write(self._kill_w, b"k")
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
 
     def cpu_time_s(self) -> float | None:
         return self.cgroup.cpu_time_s() if self.cgroup is not None else None

@@ -9,7 +9,8 @@ builds fresh namespaces. Per request (one datagram on the control socket carryin
 * **A** (forked from the server): reads the job from a memfd, unshares mount, PID,
   network, IPC and UTS namespaces, forks B, and waits for B or for the supervisor's kill
   (a byte on the kill pipe, or its EOF when the supervisor died); then reports B's wait
-  status on the status pipe (``a STATUS``) and exits.
+  status on the status pipe (``a STATUS``), preceded by ``d`` when B died without such a
+  request (killed from outside the sandbox), and exits.
 * **B** (PID 1 of the new PID namespace): joins the run's cgroups through the
   ``cgroup.procs`` fds the supervisor opened, unshares the cgroup namespace, mounts
   private size-capped tmpfs on ``/box``, ``/tmp`` and ``/dev/shm`` and a new ``/proc``,
@@ -163,15 +164,22 @@ class Server:
             os.close(fd)
         pidfd = os.pidfd_open(b)
         watch = [pidfd, kill_r]
+        asked = False
         while True:
             ready, _, _ = select.select(watch, [], [])
             if kill_r in ready:
+                asked = True
                 with contextlib.suppress(OSError):
                     os.kill(b, signal.SIGKILL)
                 watch = [pidfd]
             if pidfd in ready:
                 break
+        # The supervisor writes the kill pipe before it kills through the cgroup, so a kill
+        # it asked for is always visible here by now.
+        asked = asked or bool(select.select([kill_r], [], [], 0)[0])
         _, status = os.waitpid(b, 0)
+        if not asked:
+            _report(status_w, "d", "unasked")  # B died with nobody here asking for it
         _report(status_w, "a", status)
         os._exit(0)
 

@@ -73,6 +73,7 @@ class NsTree(ProcessTree):
         self._slot = slot
         self.workdir: workdir.Workdir | None = None
         self.cgroup: cgroups.RunCgroup | None = None
+        self._crash: str | None = None
 
     def held_fds(self) -> list[int]:
         """Supervisor fds this run holds besides its pipes (init pidfd, slot lock)."""
@@ -117,6 +118,17 @@ class NsTree(ProcessTree):
             return None, code - 128
         return code, sig
 
+    def reaped(self, wait_status: int) -> None:
+        super().reaped(wait_status)
+        if os.WIFSIGNALED(wait_status):
+            # bubblewrap reports its program's death as an exit code, and the supervisor
+            # kills a run through its init and cgroup, never through this outer bubblewrap
+            # (which is outside the cgroup): bubblewrap itself dead of a signal means the
+            # sandbox was killed from outside (the program's uid cannot signal it). An
+            # infra error, never the program's verdict.
+            self._crash = ("the sandbox (bubblewrap) was killed by signal "
+                           f"{os.WTERMSIG(wait_status)}")
+
     def reap_init(self) -> None:
         """Kill the sandbox's init and reap it (we adopted it as a subreaper). Never raises."""
         fd = self._init_pidfd
@@ -129,7 +141,9 @@ class NsTree(ProcessTree):
         files: dict[str, bytes] = {}
         errors: list[str] = []
         self.reap_init()
-        if self.workdir is not None:
+        if self._crash:
+            errors.append(self._crash)
+        if self.workdir is not None and not errors:
             try:
                 files = self.workdir.collect(outputs, max_bytes)
             except OSError as e:
