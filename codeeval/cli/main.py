@@ -33,12 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     from codeeval.cli import images as images_cmd
     from codeeval.cli import run as run_cmd
     from codeeval.cli import score as score_cmd
+    from codeeval.cli import serve as serve_cmd
 
     parser = _Parser(prog="codeeval", description="Evaluate model-written code by running it.")
     parser.add_argument("--version", action="version", version=f"codeeval {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run_cmd.add_parser(subs)
     score_cmd.add_parser(subs)
+    serve_cmd.add_parser(subs)
     images_cmd.add_parser(subs)
     return parser
 

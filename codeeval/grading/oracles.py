@@ -92,7 +92,27 @@ def surface_area(args: Sequence[Any], out: Any, exp: Any, atol: float) -> bool:
     return type(out) in (int, float) and abs(out - alternative) <= atol
 
 
+def json_equal(args: Sequence[Any], out: Any, exp: Any, atol: float) -> bool:
+    """For expected outputs written as JSON (inline tests of the reward server): JSON has
+    no tuples and one number type, so tuples compare as lists and numbers by value
+    (``1`` equals ``1.0``; as everywhere, ``bool`` compares with ``int`` as an integer).
+    Everything else follows the strict rules of :mod:`codeeval.grading.compare`."""
+    return outputs_match(_as_json(out), exp, atol, strict=False)
+
+
+def _as_json(value: Any, depth: int = 0) -> Any:
+    """``value`` with tuples turned into lists, recursively, as JSON would carry it."""
+    if depth > 1000:
+        return value
+    if type(value) in (list, tuple):
+        return [_as_json(v, depth + 1) for v in value]
+    if type(value) is dict:
+        return {k: _as_json(v, depth + 1) for k, v in value.items()}
+    return value
+
+
 ORACLES: dict[str, Oracle] = {
+    "json_equal": json_equal,
     "poly_root": poly_root,
     "set_equal": set_equal,
     "bool_or_not_none": bool_or_not_none,

@@ -85,22 +85,30 @@ def read_samples(path: str | Path, problems: Mapping[str, Problem]
         if isinstance(language, BadLine):
             bad.append(BadLine(lineno, language.message))
             continue
-        extraction = None
-        if field == "response" and language != "python":
-            found = extract_fenced(value, (language, *get_language(language).aliases))
-            program = found.code
-            extraction = {"source": found.source, "dropped": list(found.dropped)}
-        elif field == "response":
-            functional = isinstance(problem, FunctionalProblem)
-            found = extract_code(value, problem.entry_point if functional else None,
-                                 keep_script=not functional)
-            # No code at all still scores (as a failure): the model answered badly.
-            program = found.code
-            extraction = {"source": found.source, "dropped": list(found.dropped)}
-        else:
-            program = value if field == "solution" else problem.prompt + value
+        program, extraction = program_of(problem, field, value, language)
         samples.append(Sample(len(samples), lineno, task_id, program, extraction, language))
     return samples, bad
+
+
+def program_of(problem: Problem, field: str, value: str, language: str = "python"
+               ) -> tuple[str, dict[str, Any] | None]:
+    """The program a sample's ``field`` (``solution``, ``completion`` or ``response``)
+    stands for, and for a response how its code was found and what was dropped.
+
+    A response with no code at all gives an empty program, which scores as a failure:
+    the model answered badly.
+    """
+    if field == "solution":
+        return value, None
+    if field == "completion":
+        return problem.prompt + value, None
+    if language != "python":
+        found = extract_fenced(value, (language, *get_language(language).aliases))
+    else:
+        functional = isinstance(problem, FunctionalProblem)
+        found = extract_code(value, problem.entry_point if functional else None,
+                             keep_script=not functional)
+    return found.code, {"source": found.source, "dropped": list(found.dropped)}
 
 
 def _language(value: Any, problem: Problem, where: str) -> str | BadLine:
