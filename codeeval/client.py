@@ -127,6 +127,16 @@ def _check(response: httpx.Response) -> dict[str, Any] | None:
     return body
 
 
+def _absorb(todo: list[int], body: dict[str, Any], results: list[Result | None]) -> list[int]:
+    """Store the results of the items ``todo`` from ``body``; return those to retry."""
+    again = []
+    for i, raw in zip(todo, body["results"], strict=True):
+        result = results[i] = Result.of(raw, i)
+        if result.retryable:
+            again.append(i)
+    return again
+
+
 class _Base:
     def __init__(self, url: str, *, timeout_s: float = 300.0, retries: int = 5,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, batch_size: int = 64,
@@ -202,12 +212,7 @@ class Client(_Base):
                     raise ServerUnavailable(f"{self.url}: no answer after {attempt + 1} tries")
                 time.sleep(self._policy.delay(attempt, retry_after))
                 continue
-            again = []
-            for i, raw in zip(todo, body["results"], strict=True):
-                results[i] = Result.of(raw, i)
-                if results[i].retryable:  # type: ignore[union-attr]
-                    again.append(i)
-            todo = again
+            todo = _absorb(todo, body, results)
             if not todo or attempt == self._policy.retries:
                 return
             time.sleep(self._policy.delay(attempt))
@@ -300,12 +305,7 @@ class AsyncClient(_Base):
                     raise ServerUnavailable(f"{self.url}: no answer after {attempt + 1} tries")
                 await asyncio.sleep(self._policy.delay(attempt, retry_after))
                 continue
-            again = []
-            for i, raw in zip(todo, body["results"], strict=True):
-                results[i] = Result.of(raw, i)
-                if results[i].retryable:  # type: ignore[union-attr]
-                    again.append(i)
-            todo = again
+            todo = _absorb(todo, body, results)
             if not todo or attempt == self._policy.retries:
                 return
             await asyncio.sleep(self._policy.delay(attempt))

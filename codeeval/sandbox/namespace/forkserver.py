@@ -336,8 +336,11 @@ class ForkTree(ProcessTree):
             # B writes the program's status before it exits, so an empty cgroup here with
             # no status reported means B died first: killed from outside. (A reports that
             # too, with ``d``, but A may not have run yet when the supervisor reacts.)
+            # (CPU time in the cgroup shows B had joined it: a run killed before B got
+            # there is not a death from outside.)
             if (self._reported is None and self.cgroup is not None
-                    and self.cgroup.populated() is False):
+                    and self.cgroup.populated() is False
+                    and (self.cgroup.cpu_time_s() or 0.0) > 0.0):
                 self._gone_before_kill = True
         # The kill pipe first: A must see the request before B dies of the cgroup kill.
         if self._kill_w >= 0:
