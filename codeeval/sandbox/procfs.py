@@ -53,3 +53,21 @@ class TreeMeter:
         self.cpu_s = max(self.cpu_s, ticks / _CLK_TCK)
         self.rss_bytes = pages * _PAGE
         self.peak_rss_bytes = max(self.peak_rss_bytes, self.rss_bytes)
+
+
+#: ``PF_EXITING`` in the flags field of ``/proc/PID/stat``: the process has begun to exit.
+_PF_EXITING = 0x4
+
+
+def all_exiting(pids: list[int]) -> bool:
+    """Whether every process of ``pids`` is gone, a zombie, or has begun to exit (a process
+    that cannot be read counts as gone). True for an empty list."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in (b"Z", b"X") and not int(fields[6]) & _PF_EXITING:
+            return False
+    return True

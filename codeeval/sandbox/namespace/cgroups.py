@@ -235,12 +235,12 @@ class RunCgroup:
         except (OSError, ValueError):
             return []
 
-    def populated(self) -> bool | None:
-        """Whether any process is in the cgroup; ``None`` when that cannot be read."""
+    def members(self) -> list[int] | None:
+        """The pids in the cgroup; ``None`` when they cannot be read."""
         d = self.dirs["pids"] if self.host.version == 1 else self.dirs[""]
         try:
-            return bool((d / "cgroup.procs").read_text().split())
-        except OSError:
+            return [int(x) for x in (d / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
             return None
 
     def kill_all(self) -> None:

@@ -53,6 +53,7 @@ from codeeval.sandbox.namespace import cgroups
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.namespace.tree import read_info, reap_pidfd
 from codeeval.sandbox.process import ProcessTree
+from codeeval.sandbox.procfs import all_exiting
 
 _SOURCE = importlib.resources.files("codeeval.sandbox.namespace").joinpath(
     "forkserver_main.py").read_bytes()
@@ -333,14 +334,14 @@ class ForkTree(ProcessTree):
     def kill(self) -> None:
         if not self._kill_sent:
             self._kill_sent = True
-            # B writes the program's status before it exits, so an empty cgroup here with
-            # no status reported means B died first: killed from outside. (A reports that
-            # too, with ``d``, but A may not have run yet when the supervisor reacts.)
-            # (CPU time in the cgroup shows B had joined it: a run killed before B got
-            # there is not a death from outside.)
-            if (self._reported is None and self.cgroup is not None
-                    and self.cgroup.populated() is False
-                    and (self.cgroup.cpu_time_s() or 0.0) > 0.0):
+            # B writes the program's status before it exits, so a run whose processes
+            # are all gone or exiting here, with no status reported, lost B first: killed
+            # from outside. (A reports that too, with ``d``, but A may not have run yet
+            # when the supervisor reacts.) CPU time in the cgroup shows B had joined it:
+            # a run killed before B got there is not a death from outside.
+            members = self.cgroup.members() if self.cgroup is not None else None
+            if (self._reported is None and members is not None and all_exiting(members)
+                    and (self.cgroup.cpu_time_s() or 0.0) > 0.0):  # type: ignore[union-attr]
                 self._gone_before_kill = True
         # The kill pipe first: A must see the request before B dies of the cgroup kill.
         if self._kill_w >= 0:
