@@ -1,0 +1,1 @@
+"""Test synthesis: stronger suites from a problem's references (``codeeval synth``)."""
