@@ -31,9 +31,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every sub-command."""
     from codeeval.cli import images as images_cmd
+    from codeeval.cli import quality as quality_cmd
     from codeeval.cli import run as run_cmd
     from codeeval.cli import score as score_cmd
     from codeeval.cli import serve as serve_cmd
+    from codeeval.cli import synth as synth_cmd
 
     parser = _Parser(prog="codeeval", description="Evaluate model-written code by running it.")
     parser.add_argument("--version", action="version", version=f"codeeval {__version__}")
@@ -41,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parser(subs)
     score_cmd.add_parser(subs)
     serve_cmd.add_parser(subs)
+    synth_cmd.add_parser(subs)
+    quality_cmd.add_parser(subs)
     images_cmd.add_parser(subs)
     return parser
 

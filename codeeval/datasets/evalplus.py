@@ -13,7 +13,9 @@ oracle.
 
 from __future__ import annotations
 
+import ast
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,31 @@ def _inputs(value: Any, where: str) -> tuple[tuple[Any, ...], ...]:
     if not isinstance(value, list) or not all(isinstance(a, list) for a in value):
         raise InputError(f"{where}: must be a list of argument lists")
     return tuple(tuple(a) for a in value)
+
+
+def contract_validator(reference: str, entry_point: str, contract: str) -> str | None:
+    """A validator module (``validate(*args)``) made of an EvalPlus input contract.
+
+    EvalPlus states each task's input contract as ``assert`` lines meant for the top of the
+    function body. The validator is a function with the entry point's parameters whose body
+    is those lines, after the reference's module-level imports and helper definitions
+    (contracts may call them). ``None`` when the reference does not parse or lacks the
+    entry point.
+    """
+    try:
+        tree = ast.parse(reference)
+    except SyntaxError:
+        return None
+    func = next((n for n in tree.body if isinstance(n, ast.FunctionDef)
+                 and n.name == entry_point), None)
+    if func is None:
+        return None
+    header = [ast.unparse(n) for n in tree.body
+              if isinstance(n, ast.Import | ast.ImportFrom)
+              or (isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name != entry_point)]
+    body = textwrap.indent(textwrap.dedent(contract.strip("\n")), "    ")
+    params = ast.unparse(func.args)
+    return "\n".join([*header, "", f"def validate({params}):", body, "    return None", ""])
 
 
 def load(path: str | Path, *, flavour: str) -> list[FunctionalProblem]:
@@ -95,10 +122,13 @@ def load(path: str | Path, *, flavour: str) -> list[FunctionalProblem]:
             rule = mbpp_rules.ORACLES.get(number)
             if rule is not None and rule[0] == row["entry_point"]:
                 oracle = rule[1]
+        contract = row.get("contract")
+        validator = contract_validator(reference, row["entry_point"], contract) \
+            if isinstance(contract, str) and contract.strip() else None
         problems.append(FunctionalProblem(
             task_id=task_id, prompt=row["prompt"], entry_point=row["entry_point"],
             reference=reference, suites={"base": base, "plus": base + plus}, atol=atol,
-            oracle=oracle, source_digest=digest(row)))
+            oracle=oracle, source_digest=digest(row), validator=validator))
     if not problems:
         raise InputError(f"{p}: no problems in the file")
     return problems

@@ -16,11 +16,13 @@ import json
 import keyword
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codeeval.datasets.problem import (
     CHECKER_KINDS,
+    ORACLE_EQUAL,
     CheckerSpec,
     FunctionalProblem,
     GeneratorSpec,
@@ -30,6 +32,7 @@ from codeeval.datasets.problem import (
     digest,
 )
 from codeeval.errors import InputError, UnknownLanguageError
+from codeeval.grading.oracles import ORACLES
 from codeeval.harness.values import ProtocolError, decode
 from codeeval.languages import language_for_path
 
@@ -37,7 +40,8 @@ MANIFEST = "problem.toml"
 FORMAT = 1
 _KINDS = ("function", "stdio")
 _TOP = {"format", "id", "version", "kind", "prompt", "entry_point", "references",
-        "known_wrong", "tests", "atol", "limits", "generator", "checker"}
+        "known_wrong", "tests", "atol", "limits", "generator", "checker", "validator",
+        "oracle", "suites"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -111,30 +115,47 @@ def load_one(directory: Path) -> Problem:
     tests = r.string(spec, "tests", None if generator is None else "")
     if not tests and generator is None:
         raise r.fail("tests", "is required unless the problem has a [generator]")
+    validator_file = r.string(spec, "validator", "")
+    validator = r.text(validator_file, "validator") if validator_file else (
+        generator.validator if generator is not None else None)
     # Everything the problem's behaviour depends on goes into its digest.
     contents: dict[str, Any] = {
         "manifest": spec, "prompt": prompt, "references": refs, "known_wrong": wrong,
         "generator": None if generator is None else [generator.source, generator.validator]}
+    if validator_file:
+        contents["validator"] = validator
     alternates = {"alternate_references": tuple(refs[1:])}
     if kind == "function":
         entry = r.string(spec, "entry_point", None)
         if not _IDENT.match(entry) or keyword.iskeyword(entry):
             raise InputError(f"{where}: field 'entry_point': {entry!r} is not a Python name")
-        base = _call_tests(r.path(tests, "tests"), where) if tests else ()
+        lines = _call_tests(r.path(tests, "tests"), where) if tests else []
         if "checker" in spec:
             raise InputError(f"{where}: field 'checker': only stdio problems have a checker")
         for name, lang in languages.items():
             if lang != "python":
                 raise InputError(f"{where}: {name!r} is {lang}; function problems take "
                                  f"Python programs only")
-        suites = _suites(base, bool(tests), generator)
-        contents["tests"] = [repr(a) for a in base]
+        declared = spec.get("suites", [])
+        if not isinstance(declared, list) or not all(isinstance(n, str) and n.strip()
+                                                     for n in declared):
+            raise r.fail("suites", "must be a list of suite names")
+        suites = _file_suites(lines, generator, where, declared)
+        contents["tests"] = [repr(t.args) for t in lines]
+        if any(t.suite != "base" for t in lines):
+            contents["suites"] = {name: len(s) for name, s in suites.items()}
         atol = r.number(spec, "atol", 0.0)
+        oracle = r.string(spec, "oracle", ORACLE_EQUAL)
+        if oracle != ORACLE_EQUAL and oracle not in ORACLES:
+            raise r.fail("oracle", f"must be {ORACLE_EQUAL!r} or one of "
+                                   f"{', '.join(sorted(ORACLES))}")
         return FunctionalProblem(
             task_id=task_id, prompt=prompt, entry_point=entry, reference=refs[0][1],
-            suites=suites, atol=atol, source_digest=digest(contents), extra=alternates,
-            limits=limits, generator=generator, known_wrong=wrong, version=version)
-    for key in ("entry_point", "atol"):
+            suites=suites, atol=atol, oracle=oracle, source_digest=digest(contents),
+            extra=alternates, limits=limits, generator=generator, known_wrong=wrong,
+            version=version, validator=validator,
+            provenance={i: t.provenance for i, t in enumerate(lines) if t.provenance})
+    for key in ("entry_point", "atol", "oracle"):
         if key in spec:
             raise InputError(f"{where}: field {key!r}: not used by stdio problems")
     inputs, answers = _stdio_tests(r.path(tests, "tests"), where) if tests else ((), {})
@@ -147,7 +168,7 @@ def load_one(directory: Path) -> Problem:
         suites=_suites(inputs, bool(tests), generator), checker=checker, answers=answers,
         source_digest=digest(contents), limits=limits, generator=generator,
         known_wrong=wrong, version=version, extra=alternates,
-        reference_language=languages[refs[0][0]])
+        reference_language=languages[refs[0][0]], validator=validator)
 
 
 def _suites(base: tuple[Any, ...], has_tests: bool, generator: GeneratorSpec | None
@@ -301,8 +322,16 @@ def _checker(r: _Reader, table: Any) -> CheckerSpec:
                        source=t.text(file, "file") if file else None)
 
 
-def _call_tests(path: Path, where: str) -> tuple[tuple[Any, ...], ...]:
-    """One JSON array of arguments per line (tagged values allowed, see harness.values)."""
+@dataclass(frozen=True, slots=True)
+class _TestLine:
+    args: tuple[Any, ...]
+    suite: str = "base"
+    provenance: dict[str, Any] | None = None
+
+
+def _call_tests(path: Path, where: str) -> list[_TestLine]:
+    """One test per line: a JSON array of arguments, or an object ``{"args": [...],
+    "suite": NAME, "provenance": {...}}`` (tagged values allowed, see harness.values)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
@@ -312,13 +341,83 @@ def _call_tests(path: Path, where: str) -> tuple[tuple[Any, ...], ...]:
         if not line.strip():
             continue
         try:
-            args = decode(json.loads(line))
-        except (ValueError, ProtocolError) as e:
+            data = json.loads(line)
+        except ValueError as e:
+            raise InputError(f"{path}:{n}: not a test input: {e}") from None
+        suite, provenance = "base", None
+        if isinstance(data, dict) and "args" in data:
+            unknown = sorted(set(data) - {"args", "suite", "provenance"})
+            if unknown:
+                raise InputError(f"{path}:{n}: field {unknown[0]!r}: unknown (a test object "
+                                 f"has args, suite and provenance)")
+            suite = data.get("suite", "base")
+            provenance = data.get("provenance")
+            if not isinstance(suite, str) or not suite.strip():
+                raise InputError(f"{path}:{n}: field 'suite': must be a non-empty string")
+            if provenance is not None and not isinstance(provenance, dict):
+                raise InputError(f"{path}:{n}: field 'provenance': must be an object")
+            data = data["args"]
+        try:
+            args = decode(data)
+        except ProtocolError as e:
             raise InputError(f"{path}:{n}: not a test input: {e}") from None
         if not isinstance(args, list):
             raise InputError(f"{path}:{n}: a test input is a JSON array of arguments")
-        tests.append(tuple(args))
-    return tuple(tests)
+        tests.append(_TestLine(tuple(args), suite, provenance))
+    return tests
+
+
+def _file_suites(lines: list[_TestLine], generator: GeneratorSpec | None, where: str,
+                 declared: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
+    """Cumulative suites from the tests file: ``base`` first, then each named suite in the
+    order it appears (its lines contiguous), then the generator's. ``declared`` (the
+    manifest's ``suites``) fixes the names and their order; a declared suite without lines
+    of its own holds the same tests as the one before it."""
+    if declared:
+        rank = {name: i for i, name in enumerate(declared)}
+        last = -1
+        for t in lines:
+            if t.suite not in rank:
+                raise InputError(f"{where}: field 'tests': suite {t.suite!r} is not in "
+                                 f"'suites' ({', '.join(declared)})")
+            if rank[t.suite] < last:
+                raise InputError(f"{where}: field 'tests': the lines of suite {t.suite!r} "
+                                 f"come after a later suite's")
+            last = rank[t.suite]
+        out: dict[str, tuple[Any, ...]] = {}
+        so_far: list[Any] = []
+        for name in declared:
+            so_far += [t.args for t in lines if t.suite == name]
+            out[name] = tuple(so_far)
+        if generator is not None:
+            if generator.suite in out:
+                raise InputError(f"{where}: field 'generator.suite': {generator.suite!r} is "
+                                 f"also a suite of the tests file")
+            out[generator.suite] = tuple(so_far)
+        return out
+    suites: dict[str, tuple[Any, ...]] = {}
+    current: list[Any] = []
+    order: list[str] = []
+    for t in lines:
+        if not order or order[-1] != t.suite:
+            if t.suite in order:
+                raise InputError(f"{where}: field 'tests': the lines of suite {t.suite!r} "
+                                 f"are not together")
+            if not order and t.suite != "base":
+                suites["base"] = ()
+                order.append("base")
+            if order:
+                suites[order[-1]] = tuple(current)
+            order.append(t.suite)
+        current.append(t.args)
+    if order:
+        suites[order[-1]] = tuple(current)
+    if generator is not None:
+        if generator.suite in suites:
+            raise InputError(f"{where}: field 'generator.suite': {generator.suite!r} is also "
+                             f"a suite of the tests file")
+        suites[generator.suite] = tuple(current)
+    return suites
 
 
 def _natural(name: str) -> list[Any]:

@@ -89,6 +89,12 @@ class FunctionalProblem:
     #: (name, program) pairs that must fail; used by ``codeeval check`` and the tests.
     known_wrong: tuple[tuple[str, str], ...] = ()
     version: str = ""
+    #: The input contract: Python source defining ``validate(*args)``, which raises on an
+    #: input the problem does not admit. Synthesis keeps only inputs it accepts.
+    validator: str | None = None
+    #: Where each test of the longest suite came from (test index -> provenance), for
+    #: tests that say so (synthesised ones do).
+    provenance: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,8 @@ class StdioProblem:
     entry_point: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     reference_language: str = "python"
+    #: The input contract: Python source defining ``validate(text)`` for a stdin text.
+    validator: str | None = None
 
 
 #: Everything the scorer accepts.

@@ -344,7 +344,7 @@ def judge(backend: Backend, problem: FunctionalProblem, code: str, expected: Exp
                                                  tuple(keep[pos:end]))):
                 at = pos + call.index
                 original = keep[at]
-                if call.verdict is None and _correct(problem, inputs[original], call.value,
+                if call.verdict is None and correct(problem, inputs[original], call.value,
                                                      expected.outputs[original]):
                     passed[at] = True
                     continue
@@ -397,7 +397,8 @@ def suite_outcomes(bounds: dict[str, int], passed: Sequence[bool],
     return outcomes
 
 
-def _correct(problem: FunctionalProblem, args: Sequence[Any], out: Any, exp: Any) -> bool:
+def correct(problem: FunctionalProblem, args: Sequence[Any], out: Any, exp: Any) -> bool:
+    """Whether ``out`` is a right answer to ``args`` given the reference's ``exp``."""
     if problem.oracle == ORACLE_EQUAL:
         return outputs_match(out, exp, problem.atol)
     return ORACLES[problem.oracle](args, out, exp, problem.atol)

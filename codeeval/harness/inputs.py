@@ -63,7 +63,7 @@ def generate(backend: Backend, problem: Problem) -> tuple[Any, ...]:
             raise ReferenceFailed(f"{problem.task_id}: generator input {i} is "
                                   f"{type(value).__name__}, not {want}")
     # The problem's own tests must satisfy the validator too.
-    validate(backend, problem, spec, tuple(problem.suites.get("base", ())) + tuple(inputs))
+    validate(backend, problem, spec, tuple(problem.suites.get(spec.suite, ())) + tuple(inputs))
     return tuple(inputs)
 
 

@@ -104,10 +104,11 @@ def _input(problem: Problem, value: Any) -> Any:
 
 
 def _with_generated(problem: Problem, generated: tuple[Any, ...]) -> Problem:
-    """The problem with its generated suite filled: the base tests, then the generated."""
+    """The problem with its generated suite filled: the file's tests, then the generated."""
     spec = problem.generator
     if spec is None:
         return problem
     suites = dict(problem.suites)
-    suites[spec.suite] = tuple(suites.get("base", ())) + generated
+    # The generator's suite starts as every test of the tests file (see datasets.native).
+    suites[spec.suite] = tuple(suites.get(spec.suite, ())) + generated
     return dataclasses.replace(problem, suites=suites)  # type: ignore[arg-type]

@@ -1,0 +1,340 @@
+"""Synthesise a stronger suite for one call-based problem.
+
+The steps, each reported with counts (and examples of what was dropped):
+
+1. **Propose.** Every generator asked for (:mod:`codeeval.synth.generators`, and LLM
+   generator programs from :mod:`codeeval.synth.llm`) proposes inputs from the problem's
+   signature and its existing tests (the seeds), each with its provenance.
+2. **Deduplicate** against the seeds and each other (canonical encoding: sets and dicts in
+   a sorted order).
+3. **Validate** with the problem's input contract (its ``validate``), in the sandbox.
+4. **Oracle.** The canonical reference runs on the survivors, in the sandbox, with a CPU
+   budget per input; inputs it raises on, times out on or never reaches are dropped and
+   reported. Every other reference runs too: an input on which two references disagree is
+   dropped and reported (the problem is ambiguous there, or a reference is wrong).
+5. **Measure.** Mutants of the reference (:mod:`codeeval.synth.mutants`) and the problem's
+   known-wrong programs run on the seeds and every kept input; a test kills a program when
+   the program's answer is not a right answer there (or it crashes or times out).
+6. **Reduce** (:mod:`codeeval.synth.reduce`): the seeds stay, and the fewest kept inputs
+   that kill everything the whole set kills are added, within the budget.
+
+Expected outputs are not stored with the tests: ``codeeval score`` recomputes them from the
+reference, as for every native problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codeeval.datasets.problem import FunctionalProblem
+from codeeval.errors import InputError
+from codeeval.harness.functional import (
+    ReferenceFailed,
+    correct,
+    digest_threshold,
+    longest_suite,
+)
+from codeeval.harness.outcomes import NotLoaded, Outcome, run_inputs
+from codeeval.harness.values import ProtocolError, encode
+from codeeval.sandbox.base import Backend
+from codeeval.synth import generators as gen
+from codeeval.synth.mutants import make_mutants
+from codeeval.synth.reduce import covered, greedy_cover
+from codeeval.synth.shapes import infer
+
+_VALIDATE = """
+
+def __codeeval_validate__(*args):
+    validate(*args)
+    return True
+"""
+#: How many examples of each kind of dropped input a report shows.
+EXAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SynthOptions:
+    """How to synthesise.
+
+    Attributes:
+        generators: LLM-free generators to run (see :data:`generators.GENERATORS`).
+        seed: the seed every generator gets; the same seed gives the same suite.
+        budget: how many inputs each generator proposes, and their sizes.
+        reference_time_s: CPU budget of the reference per input; slower inputs are dropped.
+        mutants: how many mutants of the reference measure the tests (0: none).
+        mutant_time_s: the least CPU budget per test for a mutant (else 4 x reference).
+        mutant_total_s: CPU budget of one mutant over all tests (the rest go unmeasured).
+        reduce: choose a reduced suite (else every kept input is written).
+        max_tests: at most this many synthesised tests per problem after reduction.
+        cover: how many tests should kill each mutant / wrong program (multi-cover).
+        memory_mb: memory limit of every sandboxed run.
+    """
+
+    generators: tuple[str, ...] = ("boundary", "hypothesis", "mutation", "scale")
+    seed: int = 0
+    budget: gen.Budget = field(default_factory=gen.Budget)
+    reference_time_s: float = 1.0
+    mutants: int = 40
+    mutant_time_s: float = 0.25
+    mutant_total_s: float = 5.0
+    reduce: bool = True
+    max_tests: int | None = None
+    cover: int = 1
+    memory_mb: int = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class SynthTest:
+    """A test input with its provenance."""
+
+    args: tuple[Any, ...]
+    provenance: dict[str, Any]
+
+
+@dataclass
+class SynthResult:
+    """A problem's seeds, the synthesised tests chosen, and the report of how."""
+
+    problem: FunctionalProblem
+    seeds: tuple[tuple[Any, ...], ...]
+    tests: list[SynthTest]
+    report: dict[str, Any]
+
+
+def canonical_key(args: Sequence[Any]) -> str:
+    """A text equal for equal inputs (set members and dict items in sorted order).
+
+    Raises:
+        ProtocolError: a value has no encoding.
+    """
+    return json.dumps(_canon(encode(list(args))), sort_keys=True, allow_nan=True)
+
+
+def _canon(data: Any) -> Any:
+    if isinstance(data, list):
+        return [_canon(v) for v in data]
+    if isinstance(data, dict):
+        (tag, body), *_ = data.items()
+        if tag in ("$set", "$frozenset", "$dict") and isinstance(body, list):
+            items = [_canon(v) for v in body]
+            return {tag: sorted(items, key=lambda v: json.dumps(v, sort_keys=True))}
+        return {tag: _canon(body)}
+    return data
+
+
+def _size(args: Sequence[Any]) -> int:
+    try:
+        return len(json.dumps(encode(list(args)), allow_nan=True))
+    except (ProtocolError, ValueError):
+        return 1 << 30
+
+
+class _Report:
+    def __init__(self, task_id: str) -> None:
+        self.data: dict[str, Any] = {"task_id": task_id}
+        self.dropped: dict[str, list[dict[str, Any]]] = {}
+        self.counts: Counter[str] = Counter()
+        self._t = time.monotonic()
+        self.timings: dict[str, float] = {}
+
+    def drop(self, why: str, cand: gen.Candidate, detail: str) -> None:
+        self.counts[why] += 1
+        examples = self.dropped.setdefault(why, [])
+        if len(examples) < EXAMPLES:
+            examples.append({"input": repr(cand.args)[:200], "why": detail[:300],
+                             "provenance": cand.provenance})
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.timings[stage] = round(now - self._t, 3)
+        self._t = now
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data | {"dropped": dict(self.counts), "dropped_examples": self.dropped,
+                            "timings_s": self.timings}
+
+
+def propose(problem: FunctionalProblem, options: SynthOptions) -> list[gen.Candidate]:
+    """Every generator's proposals for ``problem``, in generator order."""
+    seeds = problem.suites.get("base") or longest_suite(problem)
+    sig = infer(problem.reference, problem.entry_point, seeds)
+    out: list[gen.Candidate] = []
+    for name in options.generators:
+        out.extend(gen.generate(name, sig, seeds, options.seed, options.budget))
+    return out
+
+
+def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptions, *,
+               extra: Sequence[gen.Candidate] = ()) -> SynthResult:
+    """Synthesise tests for ``problem`` (see the module docstring for the steps).
+
+    ``extra`` adds proposals made elsewhere (LLM generator programs), which go through the
+    same checks.
+
+    Raises:
+        InputError: the problem has no reference, or no seeds and no signature to go on.
+        SandboxError: the sandbox failed (the caller may retry the problem).
+        ReferenceFailed: the reference does not load.
+    """
+    if not problem.reference.strip():
+        raise InputError(f"{problem.task_id}: no reference solution: synthesis needs one "
+                         f"to compute expected outputs")
+    report = _Report(problem.task_id)
+    seeds = tuple(tuple(a) for a in (problem.suites.get("base") or longest_suite(problem)))
+    proposed = propose(problem, options) + list(extra)
+    report.data["seeds"] = len(seeds)
+    report.data["proposed"] = dict(Counter(c.provenance.get("generator", "?")
+                                           for c in proposed))
+    report.lap("propose")
+
+    # 2. Deduplicate.
+    seen = set()
+    for s in seeds:
+        with contextlib.suppress(ProtocolError):
+            seen.add(canonical_key(s))
+    unique: list[gen.Candidate] = []
+    for c in proposed:
+        try:
+            key = canonical_key(c.args)
+        except ProtocolError as e:
+            report.drop("unencodable", c, str(e))
+            continue
+        if key in seen:
+            report.counts["duplicate"] += 1
+            continue
+        seen.add(key)
+        unique.append(c)
+    report.lap("dedup")
+
+    # 3. Validate.
+    if problem.validator is not None and unique:
+        try:
+            verdicts = run_inputs(backend, problem.validator + _VALIDATE,
+                                  "__codeeval_validate__", [c.args for c in unique],
+                                  [options.reference_time_s] * len(unique),
+                                  memory_mb=options.memory_mb, max_restarts=20, must_load=True)
+        except NotLoaded as e:
+            raise InputError(f"{problem.task_id}: the validator does not load: {e}") from None
+        kept = []
+        for c, o in zip(unique, verdicts, strict=True):
+            if o.returned:
+                kept.append(c)
+            else:
+                report.drop("invalid", c, o.error or "rejected")
+        unique = kept
+    report.lap("validate")
+
+    # 4. Oracle: the canonical reference, cross-checked by the others.
+    limit = [options.reference_time_s] * len(unique)
+    try:
+        outs = _run(backend, problem, problem.reference, [c.args for c in unique], limit,
+                    options, max_restarts=50, must_load=True)
+    except NotLoaded as e:
+        raise ReferenceFailed(f"{problem.task_id}: the reference does not load: {e}") from None
+    kept_c: list[gen.Candidate] = []
+    kept_o: list[Outcome] = []
+    for c, o in zip(unique, outs, strict=True):
+        if o.returned:
+            kept_c.append(c)
+            kept_o.append(o)
+        elif not o.reached:
+            report.drop("reference_not_reached", c, o.error or "")
+        else:
+            report.drop("reference_failed", c, f"{o.verdict}: {o.error}")
+    alternates = [src for _, src in problem.extra.get("alternate_references", ())]
+    for n, alt in enumerate(alternates, 1):
+        alt_outs = _run(backend, problem, alt, [c.args for c in kept_c],
+                        [options.reference_time_s * 4] * len(kept_c), options, max_restarts=50)
+        agree_c, agree_o = [], []
+        for c, o, a in zip(kept_c, kept_o, alt_outs, strict=True):
+            if a.returned and correct(problem, c.args, a.value, o.value):
+                agree_c.append(c)
+                agree_o.append(o)
+            else:
+                report.drop("references_disagree", c, f"reference #{n + 1} gave "
+                            f"{repr(a.value)[:100] if a.returned else a.error} where the "
+                            f"canonical one gave {repr(o.value)[:100]}")
+        kept_c, kept_o = agree_c, agree_o
+    report.data["kept_before_reduction"] = len(kept_c)
+    report.lap("oracle")
+
+    # 5. Measure: what each test kills.
+    tests_args = list(seeds) + [c.args for c in kept_c]
+    programs = _programs(problem, options)
+    kills = _kill_sets(backend, problem, programs, tests_args, options)
+    seed_reqs = kills[:len(seeds)]
+    cand_reqs = kills[len(seeds):]
+    every = covered(kills)
+    report.data["programs"] = {
+        "mutants": sum(1 for name in programs if name.startswith("mutant:")),
+        "known_wrong": sum(1 for name in programs if name.startswith("wrong:")),
+        "killed_by_seeds": len(covered(seed_reqs)), "killed_by_all_kept": len(every),
+        "never_killed": sorted(set(programs) - every)[:50]}
+    report.lap("measure")
+
+    # 6. Reduce.
+    if options.reduce:
+        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover,
+                              budget=options.max_tests,
+                              cost=[float(_size(c.args)) for c in kept_c])
+    else:
+        chosen = list(range(len(kept_c)))
+        if options.max_tests is not None:
+            chosen = chosen[:options.max_tests]
+    final = [SynthTest(kept_c[i].args, kept_c[i].provenance) for i in chosen]
+    report.data["selected"] = len(final)
+    report.data["selected_by_generator"] = dict(Counter(t.provenance.get("generator", "?")
+                                                        for t in final))
+    report.data["programs"]["killed_by_selected"] = len(
+        covered(list(seed_reqs) + [cand_reqs[i] for i in chosen]))
+    report.lap("reduce")
+    return SynthResult(problem, seeds, final, report.to_json())
+
+
+def _run(backend: Backend, problem: FunctionalProblem, code: str, inputs: list[Any],
+         limits: list[float], options: SynthOptions, *, max_restarts: int,
+         must_load: bool = False, total_cpu_s: float | None = None) -> list[Outcome]:
+    if not inputs:
+        return []
+    return run_inputs(backend, code, problem.entry_point, inputs, limits,
+                      memory_mb=options.memory_mb, digest_over=digest_threshold(problem),
+                      max_restarts=max_restarts, must_load=must_load,
+                      total_cpu_s=total_cpu_s)
+
+
+def _programs(problem: FunctionalProblem, options: SynthOptions) -> dict[str, str]:
+    """The programs tests are measured against: known-wrong ones, then mutants."""
+    out = {f"wrong:{name}": src for name, src in problem.known_wrong}
+    if options.mutants > 0:
+        try:
+            made = make_mutants(problem.reference, limit=options.mutants, seed=options.seed)
+        except InputError:
+            made = []
+        out.update({f"mutant:{m.id}": m.source for m in made})
+    return out
+
+
+def _kill_sets(backend: Backend, problem: FunctionalProblem, programs: dict[str, str],
+               tests: list[tuple[Any, ...]], options: SynthOptions) -> list[set[str]]:
+    """For each test, the names of the programs it kills."""
+    kills: list[set[str]] = [set() for _ in tests]
+    if not programs or not tests:
+        return kills
+    ref = _run(backend, problem, problem.reference, tests,
+               [options.reference_time_s * 4] * len(tests), options, max_restarts=50)
+    limits = [max(options.mutant_time_s, 4 * o.time_s) for o in ref]
+    for name, code in programs.items():
+        outs = _run(backend, problem, code, tests, limits, options, max_restarts=3,
+                    total_cpu_s=options.mutant_total_s)
+        for i, (o, r) in enumerate(zip(outs, ref, strict=True)):
+            if not o.reached or not r.returned:
+                continue
+            if not o.returned or not correct(problem, tests[i], o.value, r.value):
+                kills[i].add(name)
+    return kills

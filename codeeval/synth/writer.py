@@ -1,0 +1,132 @@
+"""Write synthesised suites as native problems (the format of ``problems/README.md``).
+
+Each problem becomes a directory holding ``problem.toml``, the prompt, the reference(s),
+the known-wrong programs, the validator (the input contract) and ``tests.jsonl``, whose
+lines are objects: ``{"args": [...], "suite": NAME, "provenance": {...}}``. The existing
+tests keep their suites (``base`` first) with provenance ``{"generator": "original"}``; the
+synthesised ones form the suite ``synth``, which (suites being cumulative) holds every test.
+``synth.json`` beside them records the report and the key the suite was made under, so a
+later run with the same problem and options can skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from codeeval.datasets.problem import ORACLE_EQUAL
+from codeeval.harness.values import encode
+from codeeval.synth.pipeline import SynthResult
+
+SYNTH_SUITE = "synth"
+REPORT = "synth.json"
+
+
+def directory_name(task_id: str) -> str:
+    """A file-system-safe directory name for a task id (``HumanEval/0`` -> ``HumanEval_0``)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", task_id).strip("._") or "problem"
+    return name
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def write_problem(root: Path, result: SynthResult, *, key: str,
+                  suites: dict[str, tuple[tuple[Any, ...], ...]]) -> Path:
+    """Write ``result`` under ``root`` and return the problem's directory.
+
+    ``suites`` are the existing suites to keep (cumulative, in order); the synthesised
+    tests follow them as suite ``synth``. Files are written to a temporary directory and
+    moved into place, so an interrupted run never leaves half a problem.
+
+    Raises:
+        OSError: the directory cannot be written.
+    """
+    problem = result.problem
+    final = root / directory_name(problem.task_id)
+    tmp = root / f".{final.name}.tmp{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for old in tmp.rglob("*"):
+        if old.is_file():
+            old.unlink()
+    files: dict[str, str] = {"reference.py": problem.reference}
+    manifest = [f"id = {_toml_str(problem.task_id)}",
+                f"version = {_toml_str(problem.version or '1')}",
+                'kind = "function"',
+                f"entry_point = {_toml_str(problem.entry_point)}"]
+    if problem.prompt:
+        files["prompt.py"] = problem.prompt
+        manifest.append('prompt = "prompt.py"')
+    refs = ["reference.py"]
+    for i, (_, src) in enumerate(problem.extra.get("alternate_references", ()), 2):
+        files[f"reference_{i}.py"] = src
+        refs.append(f"reference_{i}.py")
+    manifest.append(f"references = {json.dumps(refs)}")
+    wrong = []
+    for i, (name, src) in enumerate(problem.known_wrong):
+        fname = f"wrong/{i:02d}_{directory_name(Path(name).stem)}.py"
+        files[fname] = src
+        wrong.append(fname)
+    if wrong:
+        manifest.append(f"known_wrong = {json.dumps(wrong)}")
+    if problem.validator:
+        files["validator.py"] = problem.validator
+        manifest.append('validator = "validator.py"')
+    manifest.append('tests = "tests.jsonl"')
+    manifest.append(f"suites = {json.dumps([*suites, SYNTH_SUITE])}")
+    if problem.atol:
+        manifest.append(f"atol = {problem.atol!r}")
+    if problem.oracle != ORACLE_EQUAL:
+        manifest.append(f"oracle = {_toml_str(problem.oracle)}")
+    limits = problem.limits
+    table = [f"{k} = {v!r}" for k, v in (("time_floor_s", limits.time_floor_s),
+                                           ("time_factor", limits.time_factor),
+                                           ("memory_mb", limits.memory_mb)) if v is not None]
+    if table:
+        manifest += ["", "[limits]", *table]
+    lines = []
+    done = 0
+    for name, tests in suites.items():
+        for args in tests[done:]:
+            lines.append({"args": encode(list(args)), "suite": name,
+                          "provenance": dict(problem.provenance.get(done, {}))
+                          or {"generator": "original"}})
+            done += 1
+    for t in result.tests:
+        lines.append({"args": encode(list(t.args)), "suite": SYNTH_SUITE,
+                      "provenance": t.provenance})
+    files["tests.jsonl"] = "".join(json.dumps(line, allow_nan=True) + "\n" for line in lines)
+    files["problem.toml"] = "\n".join(manifest) + "\n"
+    files[REPORT] = json.dumps({"key": key, "report": result.report}, indent=1,
+                               default=repr) + "\n"
+    for name, text in files.items():
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    if final.exists():
+        _remove_tree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def _remove_tree(path: Path) -> None:
+    for p in sorted(path.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if p.is_dir() and not p.is_symlink():
+            p.rmdir()
+        else:
+            p.unlink()
+    path.rmdir()
+
+
+def existing_key(root: Path, task_id: str) -> str | None:
+    """The key a problem's suite under ``root`` was written with, if it is there whole."""
+    try:
+        data = json.loads((root / directory_name(task_id) / REPORT).read_text())
+        key = data["key"]
+        return key if isinstance(key, str) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,86 @@
+"""Greedy set-cover reduction and the suite-quality metrics (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeeval.grading.suite_metrics import KillMatrix, auc, measure, summarise
+from codeeval.synth.reduce import covered, greedy_cover
+
+
+def test_greedy_cover_picks_the_fewest_that_keep_everything():
+    tests = [{"a"}, {"a", "b"}, {"c"}, {"b", "c", "d"}, set()]
+    chosen = greedy_cover(tests)
+    assert chosen == [3, 0]  # {b,c,d} first, then a test with "a" (the cheaper index)
+    assert covered([tests[i] for i in chosen]) == covered(tests)
+
+
+def test_kept_tests_count_first():
+    tests = [{"a", "b"}, {"c"}]
+    assert greedy_cover(tests, keep=[{"a", "b"}]) == [1]
+
+
+def test_multi_cover_and_budget():
+    tests = [{"m1"}, {"m1"}, {"m1", "m2"}, {"m2"}]
+    assert greedy_cover(tests, k=2) == [2, 0, 3]
+    assert len(greedy_cover(tests, k=2, budget=1)) == 1
+
+
+def test_ties_go_to_the_cheaper_test():
+    tests = [{"a"}, {"a"}, {"a"}]
+    assert greedy_cover(tests, cost=[5.0, 1.0, 3.0]) == [1]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="k must"):
+        greedy_cover([{"a"}], k=0)
+    with pytest.raises(ValueError, match="one cost"):
+        greedy_cover([{"a"}], cost=[1.0, 2.0])
+
+
+def matrix(rejects, wrong, correct=(), tests=4):
+    return KillMatrix(tests, {p: frozenset(s) for p, s in rejects.items()}, tuple(wrong),
+                      tuple(correct))
+
+
+def test_detection_depc_and_false_rejections():
+    m = matrix({"w1": {0, 2}, "w2": {2}, "w3": set(), "c1": {3}}, ["w1", "w2", "w3"], ["c1"])
+    q = measure(m)
+    assert (q.wrong, q.detected, q.correct, q.falsely_rejected) == (3, 2, 1, 1)
+    # columns over wrong programs: t0 -> {w1}, t2 -> {w1, w2}: two distinct patterns
+    assert q.depc == 2
+    assert q.to_json()["diversity_ratio"] == 0.5
+    assert not q.all_detected
+
+
+def test_identical_columns_are_one_pattern():
+    m = matrix({"w1": {0, 1, 2, 3}, "w2": {0, 1, 2, 3}}, ["w1", "w2"])
+    q = measure(m)
+    assert q.depc == 1
+    assert q.all_detected
+
+
+def test_vacc_curve_uses_prefixes():
+    m = matrix({"w1": {0}, "w2": {2}}, ["w1", "w2"])
+    q = measure(m, auc_n=4)
+    assert q.vacc_curve == (False, False, True, True)
+
+
+def test_summary_over_problems():
+    per = {"p1": measure(matrix({"w": {0}}, ["w"]), auc_n=3),
+           "p2": measure(matrix({"w": {1}, "v": set()}, ["w", "v"]), auc_n=3),
+           "p3": measure(matrix({}, [], ["c"]), auc_n=3)}
+    s = summarise(per, auc_n=3)
+    assert s["wrong_programs"] == 3
+    assert s["detected"] == 2
+    assert s["detection_rate_micro"] == round(2 / 3, 6)
+    assert s["detection_rate_macro"] == round((1 + 0.5) / 2, 6)
+    assert s["verifier_accuracy"] == 0.5  # p1 all detected, p2 not; p3 has no wrong programs
+    # VAcc at k=1,2,3: p1 yes from k=1; p2 never -> 0.5, 0.5, 0.5
+    assert s["auc@3"] == 0.5
+
+
+def test_auc_trapezoid():
+    assert auc([0.0, 1.0]) == 0.5
+    assert auc([1.0, 1.0, 1.0]) == 1.0
+    assert auc([0.5]) is None
