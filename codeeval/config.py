@@ -17,6 +17,9 @@ Variables (all optional):
 ``CODEEVAL_DOCKER_POOL``  warm containers per image and limits (docker backend; default 2)
 ``CODEEVAL_DEBUG``        ``1`` to show tracebacks of internal errors in the CLI
 ``CODEEVAL_CACHE``        cache directory (reference outputs; default ``~/.cache/codeeval``)
+``CODEEVAL_LLM_COST_MAP`` ``local`` (default): litellm prices requests from the table it ships,
+                          with no network fetch when it is imported; ``remote``: litellm
+                          downloads its current price table at import (see :func:`prepare_litellm`)
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Settings:
     docker_pool: int = 2
     debug: bool = False
     cache: str = os.path.join(os.path.expanduser("~"), ".cache", "codeeval")
+    llm_cost_map: str = "local"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -72,6 +76,7 @@ class Settings:
             docker_pool=_int(env, "CODEEVAL_DOCKER_POOL", base.docker_pool, minimum=0),
             debug=env.get("CODEEVAL_DEBUG", "") not in ("", "0"),
             cache=env.get("CODEEVAL_CACHE") or base.cache,
+            llm_cost_map=_choice(env, "CODEEVAL_LLM_COST_MAP", ("local", "remote"), "local"),
         )
 
 
@@ -103,6 +108,23 @@ def settings() -> Settings:
         InputError: an environment variable has a malformed value.
     """
     return Settings.from_env(os.environ)
+
+
+def prepare_litellm(current: Settings | None = None) -> None:
+    """Set the variables litellm reads when it is imported; call this just before importing it.
+
+    litellm fetches its model price table from GitHub at import (a blocking request of up to
+    5 s, then retries in a background thread) unless ``LITELLM_LOCAL_MODEL_COST_MAP`` is set.
+    With ``llm_cost_map == "local"`` (the default) that variable is set to ``True`` so the
+    table bundled with litellm is used and importing it touches no network; a value the user
+    set explicitly is left alone.
+
+    Raises:
+        InputError: an environment variable has a malformed value.
+    """
+    current = current or settings()
+    if current.llm_cost_map == "local":
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def host_environment_for_tools() -> dict[str, str]:
