@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -61,6 +62,25 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--reference-time", type=float, default=1.0, metavar="S",
                    help="CPU seconds the reference may take per input; slower inputs are "
                         "dropped (default 1)")
+    p.add_argument("--llm", metavar="MODEL", default=None,
+                   help="also ask this model (a litellm model name, e.g. openai/gpt-4o-mini; "
+                        "needs codeeval[llm] and the provider's API key) for input-generator "
+                        "programs, run in the sandbox")
+    p.add_argument("--llm-analyses", default="multidimensional,differential", metavar="A,A",
+                   help="SAGA analyses to prompt with: multidimensional (from correct "
+                        "solutions) and/or differential (a known-wrong program against the "
+                        "closest correct one); default both")
+    p.add_argument("--llm-programs", type=int, default=2, metavar="N",
+                   help="generator programs asked for per analysis and problem (default 2)")
+    p.add_argument("--llm-inputs", type=int, default=20, metavar="N",
+                   help="inputs asked of each generator program (default 20)")
+    p.add_argument("--llm-temperature", type=float, default=0.0, metavar="T")
+    p.add_argument("--llm-cache", metavar="DIR", default=None,
+                   help="where answers are cached (default: <cache>/llm); a cached answer "
+                        "costs nothing and makes the run reproducible")
+    p.add_argument("--llm-mock-response", metavar="FILE", default=None,
+                   help="answer every request with this file's text through litellm's mock "
+                        "(no provider is called): for demos and tests")
     p.add_argument("--backend", help="namespace (default), docker, or local (unsafe)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="problems in parallel (default: one per core)")
@@ -119,6 +139,7 @@ def handle(args: argparse.Namespace) -> int:
             raise InputError(f"--problems: no task {missing[0]!r} in the dataset")
         problems = [p for p in problems if p.task_id in wanted]
     jobs = args.jobs or os.cpu_count() or 1
+    llm_options = _llm_options(args) if args.llm else None
     out = Path(args.out)
 
     def progress(done: int, total: int, task_id: str, status: str) -> None:
@@ -127,9 +148,19 @@ def handle(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         backend = stack.enter_context(open_backend(args.backend, settings))
+        hook = None
+        if llm_options is not None:
+            from codeeval.synth import llm
+
+            hook = llm.proposer(llm_options, backend)
         summary = synth_all(problems, backend, out, options, seeds_from=args.seeds_from,
                             jobs=jobs, resume=args.resume, cache_dir=Path(settings.cache),
-                            progress=progress)
+                            progress=progress, extra=hook,
+                            extra_key=repr(llm_options) if llm_options else None)
+        if hook is not None:
+            summary.data["llm"] = hook.totals()
+            (out / "synth_report.json").write_text(
+                json.dumps(summary.data, indent=1, default=repr) + "\n")
     if sys.stderr.isatty():
         print(file=sys.stderr)
     totals = summary.data["totals"]
@@ -138,8 +169,37 @@ def handle(args: argparse.Namespace) -> int:
             print(f"codeeval: {tid}: {r.get('kind')}: {r.get('why')}", file=sys.stderr)
     print(f"synthesised {totals.get('problems', 0)} problems into {out}: "
           f"{totals.get('selected', 0)} tests kept of {totals.get('proposed', 0)} proposed "
-          f"({totals.get('kept_before_reduction', 0)} valid); mutants killed "
-          f"{totals.get('programs_killed_by_seeds', 0)} by the seeds -> "
-          f"{totals.get('programs_killed_by_selected', 0)} with the synthesised tests, of "
-          f"{totals.get('programs_mutants', 0)}; {summary.failed} failed")
+          f"({totals.get('kept_before_reduction', 0)} valid); of "
+          f"{totals.get('programs_mutants', 0)} mutants and "
+          f"{totals.get('programs_known_wrong', 0)} known-wrong programs, the seeds kill "
+          f"{totals.get('programs_killed_by_seeds', 0)}, with the synthesised tests "
+          f"{totals.get('programs_killed_by_selected', 0)}; {summary.failed} failed")
+    if "llm" in summary.data:
+        u = summary.data["llm"]
+        cost = u.get("cost_usd")
+        print(f"LLM ({args.llm}): {u.get('requests', 0)} requests ({u.get('cache_hits', 0)} "
+              f"from the cache, {u.get('llm_errors', 0)} failed), "
+              f"{u.get('prompt_tokens', 0)} prompt + {u.get('completion_tokens', 0)} "
+              f"completion tokens, cost "
+              f"{'unknown' if cost is None else f'${cost:.4f}'}; {u.get('programs', 0)} "
+              f"generator programs, {u.get('inputs', 0)} inputs")
     return 1 if summary.failed else 0
+
+
+def _llm_options(args: argparse.Namespace) -> Any:
+    from codeeval.synth.llm import LLMOptions
+
+    mock = None
+    if args.llm_mock_response:
+        try:
+            mock = Path(args.llm_mock_response).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"--llm-mock-response {args.llm_mock_response}: cannot read: "
+                             f"{e}") from None
+    return LLMOptions(model=args.llm,
+                      analyses=tuple(a.strip() for a in args.llm_analyses.split(",")
+                                     if a.strip()),
+                      programs=args.llm_programs, inputs=args.llm_inputs,
+                      temperature=args.llm_temperature, seed=args.seed,
+                      cache_dir=Path(args.llm_cache) if args.llm_cache else None,
+                      mock_response=mock)

@@ -125,6 +125,10 @@ def load_one(directory: Path) -> Problem:
     if validator_file:
         contents["validator"] = validator
     alternates = {"alternate_references": tuple(refs[1:])}
+    declared = spec.get("suites", [])
+    if not isinstance(declared, list) or not all(isinstance(n, str) and n.strip()
+                                                 for n in declared):
+        raise r.fail("suites", "must be a list of suite names")
     if kind == "function":
         entry = r.string(spec, "entry_point", None)
         if not _IDENT.match(entry) or keyword.iskeyword(entry):
@@ -136,10 +140,6 @@ def load_one(directory: Path) -> Problem:
             if lang != "python":
                 raise InputError(f"{where}: {name!r} is {lang}; function problems take "
                                  f"Python programs only")
-        declared = spec.get("suites", [])
-        if not isinstance(declared, list) or not all(isinstance(n, str) and n.strip()
-                                                     for n in declared):
-            raise r.fail("suites", "must be a list of suite names")
         suites = _file_suites(lines, generator, where, declared)
         contents["tests"] = [repr(t.args) for t in lines]
         if any(t.suite != "base" for t in lines):
@@ -158,27 +158,21 @@ def load_one(directory: Path) -> Problem:
     for key in ("entry_point", "atol", "oracle"):
         if key in spec:
             raise InputError(f"{where}: field {key!r}: not used by stdio problems")
-    inputs, answers = _stdio_tests(r.path(tests, "tests"), where) if tests else ((), {})
+    files, answers = _stdio_tests(r.path(tests, "tests"), where, declared) if tests \
+        else ([], {})
     checker = _checker(r, spec.get("checker", {}))
     contents["checker"] = checker.source
-    contents["tests"] = [[i.decode("latin-1") for i in inputs],
+    contents["tests"] = [[t.args.decode("latin-1") for t in files],
                          {str(k): v.decode("latin-1") for k, v in answers.items()}]
+    if any(t.suite != "base" for t in files) or declared:
+        contents["suites"] = [[t.suite for t in files], declared]
     return StdioProblem(
         task_id=task_id, prompt=prompt, reference=refs[0][1],
-        suites=_suites(inputs, bool(tests), generator), checker=checker, answers=answers,
-        source_digest=digest(contents), limits=limits, generator=generator,
+        suites=_file_suites(files, generator, where, declared), checker=checker,
+        answers=answers, source_digest=digest(contents), limits=limits, generator=generator,
         known_wrong=wrong, version=version, extra=alternates,
-        reference_language=languages[refs[0][0]], validator=validator)
-
-
-def _suites(base: tuple[Any, ...], has_tests: bool, generator: GeneratorSpec | None
-            ) -> dict[str, tuple[Any, ...]]:
-    # The generated suite starts as a copy of the base suite; the inputs are generated
-    # (in the sandbox) when references are computed.
-    suites: dict[str, tuple[Any, ...]] = {"base": base} if has_tests else {}
-    if generator is not None:
-        suites[generator.suite] = base
-    return suites
+        reference_language=languages[refs[0][0]], validator=validator,
+        provenance={i: t.provenance for i, t in enumerate(files) if t.provenance})
 
 
 class _Reader:
@@ -324,7 +318,7 @@ def _checker(r: _Reader, table: Any) -> CheckerSpec:
 
 @dataclass(frozen=True, slots=True)
 class _TestLine:
-    args: tuple[Any, ...]
+    args: Any  # the argument tuple of a call, or the stdin bytes of a stdio test
     suite: str = "base"
     provenance: dict[str, Any] | None = None
 
@@ -424,17 +418,49 @@ def _natural(name: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
-def _stdio_tests(path: Path, where: str) -> tuple[tuple[bytes, ...], dict[int, bytes]]:
-    """``NAME.in`` files (natural order) and the ``NAME.out`` answers that exist."""
+#: In a stdio problem's tests directory: which suite each input belongs to, and where it
+#: came from (one JSON object per line: name, suite, provenance). Optional.
+STDIO_PROVENANCE = "provenance.jsonl"
+
+
+def _stdio_tests(path: Path, where: str, declared: list[str]
+                 ) -> tuple[list[_TestLine], dict[int, bytes]]:
+    """``NAME.in`` files and the ``NAME.out`` answers that exist: each suite's inputs in
+    natural order, ``base`` first, then the suites in their declared (else first-seen)
+    order (``provenance.jsonl`` says which file is in which suite)."""
     if not path.is_dir():
         raise InputError(f"{where}: field 'tests': {path} is not a directory of .in files")
     ins = sorted((p for p in path.glob("*.in") if p.is_file()), key=lambda p: _natural(p.name))
     if not ins:
         raise InputError(f"{where}: field 'tests': no .in files in {path}")
+    meta: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    side = path / STDIO_PROVENANCE
+    if side.is_file():
+        for n, line in enumerate(side.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                raise InputError(f"{side}:{n}: not JSON: {e}") from None
+            name = row.get("name") if isinstance(row, dict) else None
+            suite = row.get("suite", "base") if isinstance(row, dict) else None
+            prov = row.get("provenance") if isinstance(row, dict) else None
+            if not isinstance(name, str) or not (path / name).is_file():
+                raise InputError(f"{side}:{n}: field 'name': not an input file of {path}")
+            if not isinstance(suite, str) or not suite.strip():
+                raise InputError(f"{side}:{n}: field 'suite': must be a non-empty string")
+            if prov is not None and not isinstance(prov, dict):
+                raise InputError(f"{side}:{n}: field 'provenance': must be an object")
+            meta[name] = (suite, prov)
+    order = ["base", *declared] + [s for s, _ in meta.values()]
+    rank = {name: i for i, name in enumerate(dict.fromkeys(order))}
+    ins.sort(key=lambda p: rank[meta.get(p.name, ("base", None))[0]])  # stable: natural order
     try:
+        files = [_TestLine(p.read_bytes(), *meta.get(p.name, ("base", None))) for p in ins]
         answers = {i: p.with_suffix(".out").read_bytes() for i, p in enumerate(ins)
                    if p.with_suffix(".out").is_file()}
-        return tuple(p.read_bytes() for p in ins), answers
     except OSError as e:
         raise InputError(f"{where}: field 'tests': cannot read {e.filename}: "
                          f"{e.strerror}") from None
+    return files, answers

@@ -126,6 +126,8 @@ class StdioProblem:
     reference_language: str = "python"
     #: The input contract: Python source defining ``validate(text)`` for a stdin text.
     validator: str | None = None
+    #: Where each test of the longest suite came from (test index -> provenance).
+    provenance: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
 #: Everything the scorer accepts.

@@ -114,18 +114,23 @@ class Session:
         return session
 
     def calls(self, inputs: Sequence[Sequence[Any]], cpu_limits: Sequence[float], *,
-              stop_on_exception: bool = True, cache_key: Any = None) -> Iterator[Call]:
+              stop_on_exception: bool = True, cache_key: Any = None,
+              each: bool = False) -> Iterator[Call]:
         """Send ``inputs`` as one batch and yield each call's outcome as it arrives.
 
         Stops after the first call that did not return normally (with
         ``stop_on_exception=False``, calls that raised are reported and the rest go on).
         ``cpu_limits[i]`` is the CPU-time budget of call ``i``; the wall clock gets three
         times that plus a second. With a ``cache_key`` (hashable, naming these inputs),
-        the encoded batch is kept and reused by later calls with the same key.
+        the encoded batch is kept and reused by later calls with the same key. With
+        ``each``, the driver sends every result before starting the next call, so a call that
+        never returns is always the one blamed (batched results that were not yet sent are
+        otherwise lost with the process, and the first of them takes the blame).
         """
-        flush_before = [i for i in range(1, len(cpu_limits))
-                        if cpu_limits[i] != cpu_limits[i - 1]]
-        key = None if cache_key is None else (cache_key, tuple(flush_before))
+        flush_before = list(range(1, len(cpu_limits))) if each else [
+            i for i in range(1, len(cpu_limits)) if cpu_limits[i] != cpu_limits[i - 1]]
+        key = None if cache_key is None else (
+            cache_key, ("each",) if each else tuple(flush_before))
         line = _BATCHES.get(key) if key is not None else None
         if line is None:
             try:

@@ -16,7 +16,7 @@ from codeeval.harness.functional import ReferenceFailed, Session
 from codeeval.model.run import Limits
 from codeeval.sandbox.base import Backend
 
-_GENERATE = """
+GENERATE_WRAPPER = """
 
 def __codeeval_generate__(seed):
     import random
@@ -50,7 +50,7 @@ def generate(backend: Backend, problem: Problem) -> tuple[Any, ...]:
         return ()
     functional = isinstance(problem, FunctionalProblem)
     seeds = [(f"{spec.seed}:{i}",) for i in range(spec.count)]
-    raw = _call_all(backend, problem.task_id, "generator", spec.source + _GENERATE,
+    raw = _call_all(backend, problem.task_id, "generator", spec.source + GENERATE_WRAPPER,
                     "__codeeval_generate__", seeds)
     inputs: list[Any] = []
     for i, value in enumerate(raw):

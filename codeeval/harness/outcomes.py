@@ -5,18 +5,21 @@ what scoring wants. Test synthesis wants the whole row instead: what a reference
 on each proposed input (to keep or drop it), which inputs a validator rejects, and which
 tests kill which mutant or known-wrong program. :func:`run_inputs` runs a program on every
 input in one sandboxed process, going on after an input raises and starting a fresh
-process after one that kills it (a time limit, a crash), up to ``max_restarts`` times;
-inputs never reached are reported as such, not guessed.
+process after one that ends it (a time limit, a crash), up to ``max_restarts`` times.
+Each result is sent as soon as it is known, so the input that hangs or crashes is the
+one blamed; inputs never reached are reported as such, not guessed.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from codeeval.errors import CodeevalError
 from codeeval.harness.functional import Session
+from codeeval.harness.values import ProtocolError, encode
 from codeeval.model.run import Limits
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
@@ -45,6 +48,30 @@ class Outcome:
 
 class NotLoaded(CodeevalError):
     """The program did not load (its message is the load error)."""
+
+
+#: A batch of inputs sent at once holds at most this many inputs, or this much encoded
+#: text: the driver decodes a whole batch before the first call, on that call's budget.
+BATCH_INPUTS = 256
+BATCH_BYTES = 1 << 20
+
+
+def _chunks(inputs: Sequence[Sequence[Any]], start: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges from ``start`` on, each a batch small enough to send at once."""
+    out = []
+    lo, size = start, 0
+    for i in range(start, len(inputs)):
+        try:
+            n = len(json.dumps(encode(list(inputs[i])), allow_nan=True))
+        except (ProtocolError, ValueError):
+            n = 0  # the session reports it when it encodes the batch
+        if i > lo and (i - lo >= BATCH_INPUTS or size + n > BATCH_BYTES):
+            out.append((lo, i))
+            lo, size = i, 0
+        size += n
+    if lo < len(inputs):
+        out.append((lo, len(inputs)))
+    return out
 
 
 NOT_REACHED = Outcome(verdict=Verdict.SE, error="not run: too many restarts", reached=False)
@@ -86,23 +113,29 @@ def run_inputs(backend: Backend, code: str, entry_point: str, inputs: Sequence[S
                 out.extend([failed] * (len(inputs) - start))
                 break
             ended = False
-            key = None if cache_key is None else (cache_key, start)
-            for call in session.calls(inputs[start:], cpu_limits[start:],
-                                      stop_on_exception=False, cache_key=key):
-                out.append(Outcome(value=call.value, verdict=call.verdict, error=call.error,
-                                   time_s=call.time_s))
-                spent += call.time_s
-                if total_cpu_s is not None and spent > total_cpu_s and len(out) < len(inputs):
-                    out.extend([NOT_REACHED] * (len(inputs) - len(out)))
+            for lo, hi in _chunks(inputs, start):
+                key = None if cache_key is None else (cache_key, lo, hi)
+                got = 0
+                for call in session.calls(inputs[lo:hi], cpu_limits[lo:hi],
+                                          stop_on_exception=False, cache_key=key, each=True):
+                    got += 1
+                    out.append(Outcome(value=call.value, verdict=call.verdict,
+                                       error=call.error, time_s=call.time_s))
+                    spent += call.time_s
+                    if total_cpu_s is not None and spent > total_cpu_s:
+                        out.extend([NOT_REACHED] * (len(inputs) - len(out)))
+                        break
+                    raised = call.verdict is Verdict.RE and not call.error_is_protocol
+                    if call.verdict is not None and not raised:
+                        ended = True
+                        break
+                if ended or len(out) >= len(inputs):
                     break
-                raised = call.verdict is Verdict.RE and not call.error_is_protocol
-                if call.verdict is not None and not raised:
+                if got < hi - lo:
+                    # The calls stopped early: the last outcome ended the process (it
+                    # exited or closed the channel, which looks like an exception's RE).
                     ended = True
                     break
-            if not ended and len(out) < len(inputs):
-                # The process went away between calls without a verdict on the next one.
-                out.append(Outcome(verdict=Verdict.RE, error="no answer"))
-                ended = True
         finally:
             session.close()
         if ended and len(out) < len(inputs):

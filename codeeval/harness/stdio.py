@@ -93,7 +93,7 @@ def judge(backend: Backend, problem: StdioProblem, code: str, expected: Expected
             "compiler": error.stderr[:COMPILER_MESSAGE].decode("utf-8", "replace")}))
         return suite_outcomes(bounds, passed, failures)
     for i, stdin in enumerate(inputs):
-        verdict, reason, got = _one(backend, problem, prepared, stdin, expected.outputs[i],
+        verdict, reason, got = run_one(backend, problem, prepared, stdin, expected.outputs[i],
                                     policy.limit(expected.times[i]), memory_mb)
         if verdict is Verdict.AC:
             passed[i] = True
@@ -106,8 +106,14 @@ def judge(backend: Backend, problem: StdioProblem, code: str, expected: Expected
     return suite_outcomes(bounds, passed, failures)
 
 
-def _one(backend: Backend, problem: StdioProblem, prepared: Prepared, stdin: bytes,
+def run_one(backend: Backend, problem: StdioProblem, prepared: Prepared, stdin: bytes,
          answer: bytes, time_s: float, memory_mb: int) -> tuple[Verdict, str, str | None]:
+    """Run a prepared program on one test and judge its output against ``answer``:
+    ``(verdict, reason, the output described)``.
+
+    Raises:
+        SandboxError: the sandbox (or a custom checker) failed.
+    """
     limits = Limits(time_s=time_s, memory_mb=memory_mb,
                     stdout_bytes=len(answer) + OUTPUT_SLACK)
     result = run_prepared(backend, prepared, stdin=stdin, limits=limits)

@@ -353,10 +353,9 @@ class LLMProposer:
         """
         o = self.options
         calls = [(o.seed, i, o.max_input_bytes) for i in range(o.inputs)]
-        # A budget that differs from the previous call's makes the driver send the results
-        # so far before the call starts, so inputs made before a hang are not lost with the
-        # killed process and the hang is blamed on the right index.
-        limits = [o.cpu_s + i * 1e-6 for i in range(len(calls))]
+        # run_inputs has the driver send each result before the next call starts, so
+        # inputs made before a hang are kept and the hang is blamed on the right index.
+        limits = [o.cpu_s] * len(calls)
         try:
             outcomes = run_inputs(self.backend, code + prompts.WRAPPER, prompts.ENTRY,
                                   calls, limits, memory_mb=o.memory_mb,

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codeeval.datasets.problem import FunctionalProblem
+from codeeval.datasets.problem import FunctionalProblem, Problem
 from codeeval.errors import InputError
 from codeeval.harness.functional import (
     ReferenceFailed,
@@ -99,9 +99,10 @@ class SynthTest:
 
 @dataclass
 class SynthResult:
-    """A problem's seeds, the synthesised tests chosen, and the report of how."""
+    """A problem's seeds, the synthesised tests chosen, and the report of how (for a
+    stdin/stdout problem, each test's ``args`` is ``(stdin bytes,)``)."""
 
-    problem: FunctionalProblem
+    problem: Problem
     seeds: tuple[tuple[Any, ...], ...]
     tests: list[SynthTest]
     report: dict[str, Any]
@@ -135,7 +136,9 @@ def _size(args: Sequence[Any]) -> int:
         return 1 << 30
 
 
-class _Report:
+class Report:
+    """Counts, dropped-input examples and stage timings of one problem's synthesis."""
+
     def __init__(self, task_id: str) -> None:
         self.data: dict[str, Any] = {"task_id": task_id}
         self.dropped: dict[str, list[dict[str, Any]]] = {}
@@ -185,7 +188,7 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     if not problem.reference.strip():
         raise InputError(f"{problem.task_id}: no reference solution: synthesis needs one "
                          f"to compute expected outputs")
-    report = _Report(problem.task_id)
+    report = Report(problem.task_id)
     seeds = tuple(tuple(a) for a in (problem.suites.get("base") or longest_suite(problem)))
     proposed = propose(problem, options) + list(extra)
     report.data["seeds"] = len(seeds)

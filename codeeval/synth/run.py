@@ -26,6 +26,7 @@ from codeeval.harness.functional import ReferenceFailed
 from codeeval.sandbox.base import Backend
 from codeeval.synth.generators import Candidate
 from codeeval.synth.pipeline import SynthOptions, SynthResult, synthesize
+from codeeval.synth.stdio import synthesize_stdio
 from codeeval.synth.writer import REPORT, directory_name, existing_key, write_problem
 
 #: Called after each problem: (done, total, task_id, status).
@@ -44,8 +45,7 @@ class SynthSummary:
     infra: int
 
 
-def seed_suites(problem: FunctionalProblem, seeds_from: str
-                ) -> dict[str, tuple[tuple[Any, ...], ...]]:
+def seed_suites(problem: Problem, seeds_from: str) -> dict[str, tuple[Any, ...]]:
     """The existing suites synthesis starts from: ``base`` alone, or all of them."""
     if seeds_from == "base" and "base" in problem.suites:
         return {"base": tuple(problem.suites["base"])}
@@ -69,14 +69,8 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
         raise InputError(f"{out_dir}: cannot create the output directory: {e}") from None
     reports: dict[str, dict[str, Any]] = {}
     statuses: Counter[str] = Counter()
-    todo: list[tuple[FunctionalProblem, str]] = []
+    todo: list[tuple[Problem, str]] = []
     for p in problems:
-        if not isinstance(p, FunctionalProblem):
-            reports[p.task_id] = {"status": "skipped",
-                                  "why": "stdin/stdout problems need an LLM or a problem "
-                                         "generator to synthesise from (see --llm)"}
-            statuses["skipped"] += 1
-            continue
         key = digest({"problem": p.source_digest, "options": repr(options),
                       "seeds": seeds_from, "extra": extra_key, "version": __version__})
         if resume and existing_key(out_dir, p.task_id) == key:
@@ -85,18 +79,21 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
             continue
         todo.append((p, key))
 
-    def one(p: FunctionalProblem, key: str) -> dict[str, Any]:
-        prepared = _with_recorded_inputs(backend, p, cache_dir)
+    def one(p: Problem, key: str) -> dict[str, Any]:
+        prepared = _with_recorded_inputs(backend, p, cache_dir) \
+            if isinstance(p, FunctionalProblem) else p
         suites = seed_suites(prepared, seeds_from)
-        seeded = dataclasses.replace(prepared, suites=suites)
+        seeded = dataclasses.replace(prepared, suites=suites)  # type: ignore[arg-type]
         more: list[Candidate] = []
         llm_report: dict[str, Any] = {}
-        if extra is not None:
+        if extra is not None and isinstance(seeded, FunctionalProblem):
             more, llm_report = extra(seeded)
         last: SandboxError | None = None
         for _ in range(RETRIES + 1):
             try:
-                result: SynthResult = synthesize(backend, seeded, options, extra=more)
+                result: SynthResult = synthesize(backend, seeded, options, extra=more) \
+                    if isinstance(seeded, FunctionalProblem) \
+                    else synthesize_stdio(backend, seeded, options)
                 break
             except ReferenceFailed:
                 raise
@@ -181,7 +178,8 @@ def _totals(reports: Any) -> dict[str, Any]:
         totals["kept_before_reduction"] += r.get("kept_before_reduction", 0)
         totals["selected"] += r.get("selected", 0)
         programs = r.get("programs", {})
-        for k in ("mutants", "killed_by_seeds", "killed_by_all_kept", "killed_by_selected"):
+        for k in ("mutants", "known_wrong", "killed_by_seeds", "killed_by_all_kept",
+                  "killed_by_selected"):
             totals[f"programs_{k}"] += programs.get(k, 0)
         dropped.update(r.get("dropped", {}))
     return dict(totals) | {"dropped": dict(dropped)}
