@@ -152,7 +152,8 @@ def handle(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         backend = stack.enter_context(open_backend(args.backend, settings))
         report = suite_quality(backend, problems, suites_of, samples_of, options,
-                               jobs=args.jobs or os.cpu_count() or 1, progress=progress)
+                               jobs=args.jobs or os.cpu_count() or 1, progress=progress,
+                               cache_dir=Path(settings.cache))
     if sys.stderr.isatty():
         print(file=sys.stderr)
     report["options"] = {"suites": all_names, "truth": options.truth,

@@ -44,7 +44,7 @@ def add_parser(subs: Any) -> None:
                    metavar="G,G", help="LLM-free generators (default: all four)")
     p.add_argument("--count", type=float, default=1.0, metavar="X",
                    help="scale how many inputs each generator proposes (default 1.0: 200 "
-                        "hypothesis, 400 mutation, 200 boundary, 24 scaled)")
+                        "hypothesis, 400 mutation, 300 boundary, 24 scaled)")
     p.add_argument("--size", type=int, default=20, metavar="N",
                    help="largest collection/string the hypothesis and mutation generators "
                         "make (default 20)")
@@ -57,11 +57,14 @@ def add_parser(subs: Any) -> None:
                         "cover needs)")
     p.add_argument("--cover", type=int, default=1, metavar="K",
                    help="tests that should kill each mutant / wrong program (default 1)")
+    p.add_argument("--no-features", action="store_true",
+                   help="reduce by kills only, not also by input/output classes")
     p.add_argument("--no-reduce", action="store_true",
                    help="keep every valid input instead of reducing")
-    p.add_argument("--reference-time", type=float, default=1.0, metavar="S",
+    p.add_argument("--reference-time", type=float, default=0.05, metavar="S",
                    help="CPU seconds the reference may take per input; slower inputs are "
-                        "dropped (default 1)")
+                        "dropped (default 0.05: tests check correctness, and per-test time "
+                        "limits stay far above the reference's)")
     p.add_argument("--llm", metavar="MODEL", default=None,
                    help="also ask this model (a litellm model name, e.g. openai/gpt-4o-mini; "
                         "needs codeeval[llm] and the provider's API key) for input-generator "
@@ -129,7 +132,7 @@ def handle(args: argparse.Namespace) -> int:
     options = SynthOptions(generators=names, seed=args.seed, budget=budget,
                            reference_time_s=args.reference_time, mutants=args.mutants,
                            reduce=not args.no_reduce, max_tests=args.max_tests,
-                           cover=args.cover)
+                           cover=args.cover, features=not args.no_features)
     problems = _load_problems(args)
     if args.problems:
         wanted = [t.strip() for t in args.problems.split(",") if t.strip()]

@@ -90,6 +90,23 @@ def load_or_compute(backend: Backend, problem: Problem, cache_dir: Path) -> tupl
     return problem, expected, "run"
 
 
+def materialise(backend: Backend, problem: Problem, cache_dir: Path) -> Problem:
+    """The problem with every test explicit: HumanEval's test programs recorded, a
+    problem generator's inputs generated (both cached with the reference outputs). The
+    generator itself is dropped: its inputs are now tests like the others.
+
+    Raises:
+        SandboxError: the sandbox failed.
+        ReferenceFailed: the reference, the generator or the validator does not work.
+    """
+    recorded = isinstance(problem, FunctionalProblem) and "check" in problem.extra and not any(
+        problem.suites.values())
+    if not (recorded or problem.generator is not None):
+        return problem
+    loaded, _, _ = load_or_compute(backend, problem, cache_dir)
+    return dataclasses.replace(loaded, generator=None)
+
+
 def _with_inputs(problem: FunctionalProblem, inputs: tuple[tuple[Any, ...], ...]
                  ) -> FunctionalProblem:
     return dataclasses.replace(problem, suites={name: inputs for name in problem.suites})
@@ -110,5 +127,10 @@ def _with_generated(problem: Problem, generated: tuple[Any, ...]) -> Problem:
         return problem
     suites = dict(problem.suites)
     # The generator's suite starts as every test of the tests file (see datasets.native).
-    suites[spec.suite] = tuple(suites.get(spec.suite, ())) + generated
-    return dataclasses.replace(problem, suites=suites)  # type: ignore[arg-type]
+    before = tuple(suites.get(spec.suite, ()))
+    suites[spec.suite] = before + generated
+    provenance = dict(problem.provenance) | {
+        len(before) + i: {"generator": "problem-generator", "seed": spec.seed, "index": i}
+        for i in range(len(generated))}
+    return dataclasses.replace(problem, suites=suites,  # type: ignore[arg-type]
+                               provenance=provenance)

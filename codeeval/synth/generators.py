@@ -37,6 +37,11 @@ from typing import Any
 from codeeval.synth.shapes import ANY, Shape, Signature
 
 GENERATORS = ("hypothesis", "mutation", "boundary", "scale")
+#: Large integers worth trying wherever an integer goes: primes near 2^30, 2^31 - 1 (a
+#: prime, and the classic "infinity" sentinel), powers of two around 32 and 64 bits.
+#: Pairs of edge values: the first this many edges of each of two arguments, together.
+PAIR_EDGES = 4
+BIG_INTS = [999_999_937, 1_000_000_007, 2_147_483_647, 2**31, 2**32 + 1, 2**63 - 1, 2**64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,7 @@ class Budget:
 
     hypothesis: int = 200
     mutation: int = 400
-    boundary: int = 200
+    boundary: int = 300
     scale: int = 24
     size: int = 20
     scale_size: int = 2000
@@ -102,13 +107,15 @@ def _float_range(shape: Shape, size: int) -> tuple[float, float]:
 
 
 def _alphabet(shape: Shape) -> str:
-    """The seeds' characters, widened to whole classes (a lowercase letter seen: all of
-    them); punctuation only as seen."""
+    """The seeds' characters, widened to whole classes (a letter seen: every letter of both
+    cases, and the space); digits likewise; punctuation only as seen."""
     seen = set(shape.domain.alphabet)
     chars = set(seen)
     for cls in (string.ascii_lowercase, string.ascii_uppercase, string.digits):
         if seen & set(cls):
             chars |= set(cls)
+    if seen & set(string.ascii_letters):  # letters seen: both cases, and a space
+        chars |= set(string.ascii_letters) | {" "}
     if not chars:
         chars = set(string.ascii_lowercase + string.digits)
     return "".join(sorted(chars))
@@ -131,7 +138,11 @@ def _strategy(shape: Shape, size: int, depth: int = 0) -> Any:
     from hypothesis import strategies as st
 
     if shape.is_any or depth > 4:
-        return st.one_of(st.integers(-size, size), st.text(max_size=size))
+        scalars = st.one_of(st.integers(-size, size), st.text(max_size=size), st.booleans(),
+                            st.none(), st.floats(-size, size, allow_nan=False))
+        return scalars if depth > 2 else st.one_of(
+            scalars, st.lists(scalars, max_size=4), st.dictionaries(st.text(max_size=3),
+                                                                     scalars, max_size=3))
     options: list[Any] = []
     for kind in shape.kinds:
         if kind == "none":
@@ -140,7 +151,11 @@ def _strategy(shape: Shape, size: int, depth: int = 0) -> Any:
             options.append(st.booleans())
         elif kind == "int":
             lo, hi = _int_range(shape, size)
-            options.append(st.integers(lo, hi))
+            if lo >= 0:  # seeds never negative: a quarter negative anyway (the contract decides)
+                options.append(st.tuples(st.integers(0, 3), st.integers(lo, hi)).map(
+                    lambda t: t[1] if t[0] else -t[1] - 1))
+            else:
+                options.append(st.integers(lo, hi))
         elif kind == "float":
             flo, fhi = _float_range(shape, size)
             options.append(st.floats(flo, fhi, allow_nan=False, allow_infinity=False))
@@ -150,18 +165,28 @@ def _strategy(shape: Shape, size: int, depth: int = 0) -> Any:
         elif kind == "tuple" and shape.fields is not None:
             options.append(st.tuples(*(_strategy(f, size, depth + 1) for f in shape.fields)))
         elif kind in ("list", "tuple", "set"):
-            items = _strategy(shape.items or ANY, size, depth + 1)
             n = _max_len(shape, size)
             if kind == "set":
+                items = _hashable(shape.items or ANY, size, depth)
                 options.append(st.sets(items, max_size=n))
             else:
+                items = _strategy(shape.items or ANY, size, depth + 1)
                 lists = st.lists(items, min_size=_min_len(shape), max_size=n)
                 options.append(lists.map(tuple) if kind == "tuple" else lists)
         elif kind == "dict":
-            options.append(st.dictionaries(_strategy(shape.keys or ANY, size, depth + 1),
+            options.append(st.dictionaries(_hashable(shape.keys or ANY, size, depth),
                                            _strategy(shape.values or ANY, size, depth + 1),
                                            max_size=_max_len(shape, size)))
     return st.one_of(*options) if options else st.none()
+
+
+def _hashable(shape: Shape, size: int, depth: int) -> Any:
+    """A strategy for set members and dict keys: scalars only, when the shape allows more."""
+    from hypothesis import strategies as st
+
+    if shape.is_any or set(shape.kinds) - {"none", "bool", "int", "float", "str"}:
+        return st.one_of(st.integers(-size, size), st.text(max_size=size), st.booleans())
+    return _strategy(shape, size, depth + 1)
 
 
 def from_hypothesis(sig: Signature, seeds: Sequence[Sequence[Any]], seed: int, count: int,
@@ -346,7 +371,7 @@ class _Mutator:
         if siblings:
             value, _ = self.value(copy.deepcopy(self.rng.choice(list(siblings))), shape)
             return value
-        kinds = shape.kinds or ("int",)
+        kinds = shape.kinds or ("int", "str", "float", "bool", "none", "list", "dict")
         kind = self.rng.choice(kinds)
         defaults: dict[str, Any] = {"int": 0, "float": 0.0, "str": "a", "bool": False,
                                     "none": None, "list": [], "tuple": (), "set": set(),
@@ -423,7 +448,9 @@ def edges(shape: Shape, example: Any) -> list[tuple[Any, str]]:
                 values += [int(d.lo), int(d.hi), int(d.lo) - 1, int(d.hi) + 1,
                            int(d.hi) * 10]
             values += [10**9, -(10**9)] if (d.lo or 0) < 0 else [10**9]
+            values += BIG_INTS
             out += [(v, f"int={v}") for v in dict.fromkeys(values)]
+            out += [(True, "int=True"), (False, "int=False")]  # bool is an int subtype
         elif kind == "float":
             fvalues = [0.0, -0.0, 1.0, -1.0, 0.5, 1e-9, 1e9, -1e9]
             if d.lo is not None and d.hi is not None:
@@ -432,10 +459,14 @@ def edges(shape: Shape, example: Any) -> list[tuple[Any, str]]:
         elif kind == "str":
             alphabet = _alphabet(shape)
             text = example if isinstance(example, str) else alphabet[:3]
+            half = len(text) // 2
             out += [("", "str-empty"), (alphabet[0], "str-one"), (alphabet[-1], "str-one-last"),
                     (alphabet[0] * 2, "str-twice"), (text + text, "str-doubled"),
                     (text[::-1], "str-reversed"), (" ", "str-space"),
-                    (text.upper(), "str-upper"), (text.lower(), "str-lower")]
+                    (text.upper(), "str-upper"), (text.lower(), "str-lower"),
+                    (text[:half] + " " + text[half:], "str-space-inside"),
+                    (" " + text + " ", "str-padded"), (text.capitalize(), "str-capitalized"),
+                    (text.swapcase(), "str-swapcase")]
         elif kind in ("list", "tuple", "set"):
             items = list(example) if isinstance(example, list | tuple | set | frozenset) \
                 else []
@@ -448,6 +479,11 @@ def edges(shape: Shape, example: Any) -> list[tuple[Any, str]]:
                 with contextlib.suppress(TypeError):
                     cases += [(sorted(items), "sorted"), (sorted(items, reverse=True),
                                                           "sorted-desc")]
+            item_kinds = shape.items.kinds if shape.items is not None else ()
+            if not item_kinds or "int" in item_kinds:
+                cases += [([True, False], "bools"), ([*items, True], "with-bool")]
+            if not item_kinds:
+                cases += [([None], "none"), ([*items, None, 1.5, "x", [], {}], "mixed")]
             if shape.fields is not None and kind == "tuple":
                 continue  # a fixed-shape tuple keeps its arity: its fields vary instead
             for value, name in cases:
@@ -467,22 +503,44 @@ def edges(shape: Shape, example: Any) -> list[tuple[Any, str]]:
 
 def boundary(sig: Signature, seeds: Sequence[Sequence[Any]], seed: int,
              count: int) -> list[Candidate]:
-    """Each seed with one argument replaced by an edge value of its shape (at most
-    ``count``, spread over seeds and arguments by a seeded shuffle when there are more)."""
+    """Edge values of each argument's shape, put into the seeds: every edge of every
+    argument into the first seed, pairs of small edges of two arguments into the first
+    seed, then single edges into the other seeds (a seeded sample of these when there are
+    more than ``count`` in all)."""
     if count <= 0 or not seeds:
         return []
-    found: list[Candidate] = []
+    first: list[Candidate] = []
+    rest: list[Candidate] = []
+    per_arg: list[list[tuple[Any, str]]] = []
     for si, s in enumerate(seeds):
         for j, value in enumerate(s):
             shape = sig.shapes[j] if j < len(sig.shapes) else ANY
-            for edge, name in edges(shape, value):
+            found = edges(shape, value)
+            if si == 0:
+                per_arg.append(found)
+            for edge, name in found:
                 args = (*tuple(s[:j]), edge, *tuple(s[j + 1:]))
-                found.append(Candidate(args, {"generator": "boundary", "seed": seed,
-                                              "parent": f"seed:{si}", "op": f"arg{j}:{name}"}))
-    if len(found) > count:
-        rng = random.Random(f"boundary:{seed}")
-        found = sorted(rng.sample(found, count), key=found.index)
-    return [Candidate(c.args, c.provenance | {"index": i}) for i, c in enumerate(found)]
+                (first if si == 0 else rest).append(Candidate(args, {
+                    "generator": "boundary", "seed": seed, "parent": f"seed:{si}",
+                    "op": f"arg{j}:{name}"}))
+    s0 = tuple(seeds[0])
+    for a in range(len(per_arg)):
+        for b in range(a + 1, len(per_arg)):
+            for ea, na in per_arg[a][:PAIR_EDGES]:
+                for eb, nb in per_arg[b][:PAIR_EDGES]:
+                    pair: list[Any] = list(s0)
+                    pair[a], pair[b] = ea, eb
+                    first.append(Candidate(tuple(pair), {
+                        "generator": "boundary", "seed": seed, "parent": "seed:0",
+                        "op": f"arg{a}:{na},arg{b}:{nb}"}))
+    rng = random.Random(f"boundary:{seed}")
+    if len(first) > count:
+        first = sorted(rng.sample(first, count), key=first.index)
+    room = count - len(first)
+    if len(rest) > room:
+        rest = sorted(rng.sample(rest, room), key=rest.index)
+    return [Candidate(c.args, c.provenance | {"index": i})
+            for i, c in enumerate(first + rest)]
 
 
 # -- scale -------------------------------------------------------------------------------

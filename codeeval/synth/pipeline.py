@@ -16,7 +16,8 @@ The steps, each reported with counts (and examples of what was dropped):
    known-wrong programs run on the seeds and every kept input; a test kills a program when
    the program's answer is not a right answer there (or it crashes or times out).
 6. **Reduce** (:mod:`codeeval.synth.reduce`): the seeds stay, and the fewest kept inputs
-   that kill everything the whole set kills are added, within the budget.
+   that kill everything the whole set kills, and reach every input/output class it
+   reaches (:mod:`codeeval.synth.features`), are added, within the budget.
 
 Expected outputs are not stored with the tests: ``codeeval score`` recomputes them from the
 reference, as for every native problem.
@@ -44,6 +45,7 @@ from codeeval.harness.outcomes import NotLoaded, Outcome, run_inputs
 from codeeval.harness.values import ProtocolError, encode
 from codeeval.sandbox.base import Backend
 from codeeval.synth import generators as gen
+from codeeval.synth.features import features_of
 from codeeval.synth.mutants import make_mutants
 from codeeval.synth.reduce import covered, greedy_cover
 from codeeval.synth.shapes import infer
@@ -66,26 +68,31 @@ class SynthOptions:
         generators: LLM-free generators to run (see :data:`generators.GENERATORS`).
         seed: the seed every generator gets; the same seed gives the same suite.
         budget: how many inputs each generator proposes, and their sizes.
-        reference_time_s: CPU budget of the reference per input; slower inputs are dropped.
+        reference_time_s: CPU budget of the reference per input; slower inputs are dropped
+            (a test the reference needs much time for makes a time limit that right but
+            slower programs fail: a stress test, not a correctness test).
         mutants: how many mutants of the reference measure the tests (0: none).
         mutant_time_s: the least CPU budget per test for a mutant (else 4 x reference).
         mutant_total_s: CPU budget of one mutant over all tests (the rest go unmeasured).
         reduce: choose a reduced suite (else every kept input is written).
         max_tests: at most this many synthesised tests per problem after reduction.
         cover: how many tests should kill each mutant / wrong program (multi-cover).
+        features: reduction also keeps a test of every input/output class the kept inputs
+            reach (:mod:`codeeval.synth.features`), not only of every kill.
         memory_mb: memory limit of every sandboxed run.
     """
 
     generators: tuple[str, ...] = ("boundary", "hypothesis", "mutation", "scale")
     seed: int = 0
     budget: gen.Budget = field(default_factory=gen.Budget)
-    reference_time_s: float = 1.0
+    reference_time_s: float = 0.05
     mutants: int = 40
     mutant_time_s: float = 0.25
     mutant_total_s: float = 5.0
     reduce: bool = True
     max_tests: int | None = None
     cover: int = 1
+    features: bool = True
     memory_mb: int = 4096
 
 
@@ -163,13 +170,18 @@ class Report:
                             "timings_s": self.timings}
 
 
-def propose(problem: FunctionalProblem, options: SynthOptions) -> list[gen.Candidate]:
-    """Every generator's proposals for ``problem``, in generator order."""
+def propose(problem: FunctionalProblem, options: SynthOptions,
+            failures: dict[str, str]) -> list[gen.Candidate]:
+    """Every generator's proposals for ``problem``, in generator order; a generator that
+    fails is named in ``failures`` with its error, and the others go on."""
     seeds = problem.suites.get("base") or longest_suite(problem)
     sig = infer(problem.reference, problem.entry_point, seeds)
     out: list[gen.Candidate] = []
     for name in options.generators:
-        out.extend(gen.generate(name, sig, seeds, options.seed, options.budget))
+        try:
+            out.extend(gen.generate(name, sig, seeds, options.seed, options.budget))
+        except Exception as e:  # a generator's own bug: reported, and the others go on
+            failures[name] = f"{type(e).__name__}: {str(e)[:300]}"
     return out
 
 
@@ -190,7 +202,10 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
                          f"to compute expected outputs")
     report = Report(problem.task_id)
     seeds = tuple(tuple(a) for a in (problem.suites.get("base") or longest_suite(problem)))
-    proposed = propose(problem, options) + list(extra)
+    failed: dict[str, str] = {}
+    proposed = propose(problem, options, failed) + list(extra)
+    if failed:
+        report.data["generators_failed"] = failed
     report.data["seeds"] = len(seeds)
     report.data["proposed"] = dict(Counter(c.provenance.get("generator", "?")
                                            for c in proposed))
@@ -270,14 +285,20 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     # 5. Measure: what each test kills.
     tests_args = list(seeds) + [c.args for c in kept_c]
     programs = _programs(problem, options)
-    kills = _kill_sets(backend, problem, programs, tests_args, options)
-    seed_reqs = kills[:len(seeds)]
-    cand_reqs = kills[len(seeds):]
+    kills, answers = _kill_sets(backend, problem, programs, tests_args, options)
     every = covered(kills)
+    reqs = [set(k) for k in kills]
+    if options.features:
+        for i, answer in enumerate(answers):
+            if answer.returned:
+                reqs[i] |= features_of(tests_args[i], answer.value)
+    seed_reqs = reqs[:len(seeds)]
+    cand_reqs = reqs[len(seeds):]
     report.data["programs"] = {
         "mutants": sum(1 for name in programs if name.startswith("mutant:")),
         "known_wrong": sum(1 for name in programs if name.startswith("wrong:")),
-        "killed_by_seeds": len(covered(seed_reqs)), "killed_by_all_kept": len(every),
+        "killed_by_seeds": len(covered(kills[:len(seeds)])),
+        "killed_by_all_kept": len(every),
         "never_killed": sorted(set(programs) - every)[:50]}
     report.lap("measure")
 
@@ -295,7 +316,13 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     report.data["selected_by_generator"] = dict(Counter(t.provenance.get("generator", "?")
                                                         for t in final))
     report.data["programs"]["killed_by_selected"] = len(
-        covered(list(seed_reqs) + [cand_reqs[i] for i in chosen]))
+        covered(kills[:len(seeds)] + [kills[len(seeds) + i] for i in chosen]))
+    if options.features:
+        feats = [r - kills[i] for i, r in enumerate(reqs)]
+        report.data["features"] = {
+            "of_seeds": len(covered(feats[:len(seeds)])), "of_all_kept": len(covered(feats)),
+            "of_selected": len(covered(feats[:len(seeds)] +
+                                       [feats[len(seeds) + i] for i in chosen]))}
     report.lap("reduce")
     return SynthResult(problem, seeds, final, report.to_json())
 
@@ -324,13 +351,13 @@ def _programs(problem: FunctionalProblem, options: SynthOptions) -> dict[str, st
 
 
 def _kill_sets(backend: Backend, problem: FunctionalProblem, programs: dict[str, str],
-               tests: list[tuple[Any, ...]], options: SynthOptions) -> list[set[str]]:
-    """For each test, the names of the programs it kills."""
+               tests: list[tuple[Any, ...]], options: SynthOptions
+               ) -> tuple[list[set[str]], list[Outcome]]:
+    """For each test, the names of the programs it kills; and the reference's answers."""
     kills: list[set[str]] = [set() for _ in tests]
-    if not programs or not tests:
-        return kills
     ref = _run(backend, problem, problem.reference, tests,
-               [options.reference_time_s * 4] * len(tests), options, max_restarts=50)
+               [max(1.0, options.reference_time_s * 4)] * len(tests), options,
+               max_restarts=50)
     limits = [max(options.mutant_time_s, 4 * o.time_s) for o in ref]
     for name, code in programs.items():
         outs = _run(backend, problem, code, tests, limits, options, max_restarts=3,
@@ -340,4 +367,4 @@ def _kill_sets(backend: Backend, problem: FunctionalProblem, programs: dict[str,
                 continue
             if not o.returned or not correct(problem, tests[i], o.value, r.value):
                 kills[i].add(name)
-    return kills
+    return kills, ref

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from codeeval.datasets.problem import FunctionalProblem, Problem
@@ -36,6 +37,7 @@ from codeeval.harness.functional import correct, describe, digest_threshold
 from codeeval.harness.outcomes import NotLoaded, run_inputs
 from codeeval.harness.values import ProtocolError
 from codeeval.sandbox.base import Backend
+from codeeval.score.references import materialise
 from codeeval.synth.mutants import make_mutants
 from codeeval.synth.pipeline import canonical_key
 
@@ -199,11 +201,14 @@ Progress = Callable[[int, int, str], None]
 def suite_quality(backend: Backend, problems: Sequence[Problem],
                   suites_of: Callable[[FunctionalProblem], dict[str, Sequence[Any]]],
                   samples_of: Mapping[str, Sequence[str]], options: QualityOptions, *,
-                  jobs: int = 2, progress: Progress | None = None) -> dict[str, Any]:
+                  jobs: int = 2, progress: Progress | None = None,
+                  cache_dir: Path | None = None) -> dict[str, Any]:
     """Every problem's kill matrix, and each suite's metrics over all problems.
 
     Problems that fail (a sandbox error, a reference that does not load) are reported and
-    left out; stdin/stdout problems are skipped (not measured yet).
+    left out; stdin/stdout problems are skipped (not measured yet). With ``cache_dir``,
+    tests that are made rather than listed (HumanEval's test programs, a problem's
+    generator) are materialised first, as scoring does.
     """
     per_problem: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
@@ -211,6 +216,10 @@ def suite_quality(backend: Backend, problems: Sequence[Problem],
     todo = [p for p in problems if isinstance(p, FunctionalProblem)]
 
     def one(p: FunctionalProblem) -> dict[str, Any]:
+        if cache_dir is not None:
+            loaded = materialise(backend, p, cache_dir)
+            assert isinstance(loaded, FunctionalProblem)
+            p = loaded
         return problem_quality(backend, p, suites_of(p), samples_of.get(p.task_id, ()),
                                options)
 

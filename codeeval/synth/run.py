@@ -24,6 +24,7 @@ from codeeval.datasets.problem import FunctionalProblem, Problem, digest
 from codeeval.errors import CodeevalError, InputError, SandboxError
 from codeeval.harness.functional import ReferenceFailed
 from codeeval.sandbox.base import Backend
+from codeeval.score.references import materialise
 from codeeval.synth.generators import Candidate
 from codeeval.synth.pipeline import SynthOptions, SynthResult, synthesize
 from codeeval.synth.stdio import synthesize_stdio
@@ -80,8 +81,7 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
         todo.append((p, key))
 
     def one(p: Problem, key: str) -> dict[str, Any]:
-        prepared = _with_recorded_inputs(backend, p, cache_dir) \
-            if isinstance(p, FunctionalProblem) else p
+        prepared = materialise(backend, p, cache_dir) if cache_dir is not None else p
         suites = seed_suites(prepared, seeds_from)
         seeded = dataclasses.replace(prepared, suites=suites)  # type: ignore[arg-type]
         more: list[Candidate] = []
@@ -137,18 +137,6 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
     failed = sum(1 for r in reports.values() if r.get("status") == "failed")
     infra = sum(1 for r in reports.values() if r.get("kind") == "infra")
     return SynthSummary(data, failed, infra)
-
-
-def _with_recorded_inputs(backend: Backend, p: FunctionalProblem,
-                          cache_dir: Path | None) -> FunctionalProblem:
-    """HumanEval's tests are programs: record their inputs first (cached with references)."""
-    if any(p.suites.values()) or "check" not in p.extra or cache_dir is None:
-        return p
-    from codeeval.score.references import load_or_compute
-
-    loaded, _, _ = load_or_compute(backend, p, cache_dir)
-    assert isinstance(loaded, FunctionalProblem)
-    return loaded
 
 
 def _saved_report(out_dir: Path, task_id: str) -> dict[str, Any]:

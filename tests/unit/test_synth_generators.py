@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 
 from codeeval.synth import generators as g
@@ -91,9 +93,15 @@ def test_hypothesis_inputs_follow_shapes_and_size():
         assert isinstance(xs, list)
         assert all(type(x) is int for x in xs)
         assert len(xs) <= 5
-        assert all(x >= 0 for x in xs)  # every seed was non-negative
+        # every seed was non-negative: mostly non-negative, a few negatives, within reach
+        assert all(-20 <= x <= 20 for x in xs)
         assert isinstance(name, str)
-        assert set(name) <= set("abcdefghijklmnopqrstuvwxyz")
+        assert set(name) <= set(string.ascii_letters + " ")  # letters seen: both cases
+    negatives = [x for c in cands for x in c.args[0] if x < 0]
+    assert 0 < len(negatives) < sum(len(c.args[0]) for c in cands) / 2
+    assert any(set(c.args[1]) & set(string.ascii_uppercase + " ") for c in cands)
+    for c in cands:
+        xs, name, scale, pair, table, maybe = c.args
         assert type(scale) in (int, float)
         assert isinstance(pair, tuple)
         assert type(pair[0]) is int

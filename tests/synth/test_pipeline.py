@@ -1,0 +1,154 @@
+"""codeeval synth on call-based problems: proposals are checked, measured and reduced in the
+real sandbox; bad proposals and bad problems are reported, never scored."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeeval.datasets.problem import FunctionalProblem
+from codeeval.errors import InputError
+from codeeval.harness.functional import ReferenceFailed
+from codeeval.sandbox import Backend
+from codeeval.synth import generators as g
+from codeeval.synth.generators import Candidate
+from codeeval.synth.pipeline import SynthOptions, synthesize
+from tests.sandbox.conftest import _backend
+
+REFERENCE = '''
+def clamp_sum(xs: list, limit: int) -> int:
+    """Sum of xs, each value first clamped to [-limit, limit]."""
+    total = 0
+    for x in xs:
+        if x > limit:
+            x = limit
+        elif x < -limit:
+            x = -limit
+        total += x
+    return total
+'''
+# Right on the seeds (all values within the limit, none negative), wrong elsewhere.
+NO_LOWER_CLAMP = '''
+def clamp_sum(xs: list, limit: int) -> int:
+    return sum(min(limit, x) for x in xs)
+'''
+EMPTY_CRASH = '''
+def clamp_sum(xs: list, limit: int) -> int:
+    return max(xs) * 0 + sum(max(-limit, min(limit, x)) for x in xs)
+'''
+SEEDS = (([1, 2, 3], 5), ([4, 0], 9), ([7], 10))
+VALIDATOR = "def validate(xs, limit):\n    assert limit >= 0, 'limit is not negative'\n"
+
+
+def problem(**changes: object) -> FunctionalProblem:
+    base = FunctionalProblem(
+        task_id="t/clamp", prompt="", entry_point="clamp_sum", reference=REFERENCE,
+        suites={"base": SEEDS}, validator=VALIDATOR,
+        known_wrong=(("no_lower.py", NO_LOWER_CLAMP), ("empty.py", EMPTY_CRASH)))
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__} | changes
+    return FunctionalProblem(**fields)  # type: ignore[arg-type]
+
+
+SMALL = SynthOptions(budget=g.Budget(hypothesis=60, mutation=120, boundary=80, scale=6),
+                     mutants=12)
+
+
+@pytest.fixture(scope="module")
+def backend() -> Backend:
+    return _backend("namespace")
+
+
+def test_synthesised_tests_kill_what_the_seeds_miss(backend: Backend) -> None:
+    result = synthesize(backend, problem(), SMALL)
+    r = result.report
+    assert r["seeds"] == 3
+    assert sum(r["proposed"].values()) > 200
+    programs = r["programs"]
+    assert programs["known_wrong"] == 2
+    assert programs["mutants"] >= 5
+    # The seeds pass both wrong programs; the kept and the selected tests kill both.
+    assert programs["killed_by_selected"] == programs["killed_by_all_kept"]
+    assert programs["killed_by_selected"] > programs["killed_by_seeds"]
+    assert "wrong:no_lower.py" not in programs["never_killed"]
+    assert "wrong:empty.py" not in programs["never_killed"]
+    # Reduction keeps far fewer tests than were valid, each with its provenance.
+    assert 0 < r["selected"] < r["kept_before_reduction"] / 4
+    for t in result.tests:
+        assert t.provenance["generator"] in g.GENERATORS
+        assert t.provenance["seed"] == 0
+        assert t.args[1] >= 0  # every kept input satisfies the contract
+    # Inputs the contract rejects were proposed and dropped, with examples.
+    assert r["dropped"]["invalid"] > 0
+    assert r["dropped_examples"]["invalid"][0]["why"]
+
+
+def test_the_same_seed_gives_the_same_suite(backend: Backend) -> None:
+    a = synthesize(backend, problem(), SMALL)
+    b = synthesize(backend, problem(), SMALL)
+    assert [t.args for t in a.tests] == [t.args for t in b.tests]
+    c = synthesize(backend, problem(), SynthOptions(
+        seed=1, budget=SMALL.budget, mutants=SMALL.mutants))
+    assert [t.args for t in c.tests] != [t.args for t in a.tests]
+
+
+def test_disagreeing_references_drop_the_input(backend: Backend) -> None:
+    # A second "reference" that differs from the canonical one on negative values.
+    alt = ("alt.py", NO_LOWER_CLAMP)
+    result = synthesize(backend, problem(extra={"alternate_references": (alt,)}),
+                        SynthOptions(generators=(), mutants=0),
+                        extra=[Candidate(([-9], 3), {"generator": "test"}),
+                               Candidate(([2, 2], 3), {"generator": "test"})])
+    r = result.report
+    assert r["dropped"]["references_disagree"] == 1
+    assert "reference #2 gave" in r["dropped_examples"]["references_disagree"][0]["why"]
+    assert r["kept_before_reduction"] == 1
+
+
+def test_inputs_the_reference_fails_on_are_dropped(backend: Backend) -> None:
+    result = synthesize(backend, problem(), SynthOptions(generators=(), mutants=0),
+                        extra=[Candidate((["a", 1], 3), {"generator": "test"}),
+                               Candidate(([1], 3), {"generator": "test"})])
+    assert result.report["dropped"]["reference_failed"] == 1
+    assert "TypeError" in result.report["dropped_examples"]["reference_failed"][0]["why"]
+    assert result.report["kept_before_reduction"] == 1
+
+
+def test_a_hanging_input_is_dropped_and_the_rest_kept(backend: Backend) -> None:
+    slow = REFERENCE + "\n    # loops forever on a limit of 777\n"
+    slow = slow.replace("    total = 0", "    while limit == 777:\n        pass\n    total = 0")
+    result = synthesize(backend, problem(reference=slow),
+                        SynthOptions(generators=(), mutants=0),
+                        extra=[Candidate(([1], 777), {"generator": "test"}),
+                               Candidate(([1], 5), {"generator": "test"})])
+    assert result.report["dropped"]["reference_failed"] == 1
+    assert result.report["kept_before_reduction"] == 1
+
+
+def test_a_problem_without_reference_is_a_clear_error(backend: Backend) -> None:
+    with pytest.raises(InputError, match="no reference solution"):
+        synthesize(backend, problem(reference=" \n"), SMALL)
+
+
+def test_a_reference_that_does_not_load(backend: Backend) -> None:
+    with pytest.raises(ReferenceFailed, match="does not load"):
+        synthesize(backend, problem(reference="def clamp_sum(:\n"), SMALL)
+
+
+def test_a_broken_validator_is_a_clear_error(backend: Backend) -> None:
+    with pytest.raises(InputError, match="validator does not load"):
+        synthesize(backend, problem(validator="def validate(:\n"), SMALL)
+
+
+def test_a_crashing_generator_is_reported_and_the_others_go_on(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = g.generate
+
+    def flaky(name: str, *args: object) -> list[Candidate]:
+        if name == "hypothesis":
+            raise RuntimeError("strategy exploded")
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(g, "generate", flaky)
+    result = synthesize(backend, problem(), SMALL)
+    assert result.report["generators_failed"] == {"hypothesis": "RuntimeError: strategy exploded"}
+    assert "hypothesis" not in result.report["proposed"]
+    assert result.report["selected"] > 0
