@@ -37,11 +37,14 @@ from typing import Any
 from codeeval.synth.shapes import ANY, Shape, Signature
 
 GENERATORS = ("hypothesis", "mutation", "boundary", "scale")
-#: Large integers worth trying wherever an integer goes: primes near 2^30, 2^31 - 1 (a
-#: prime, and the classic "infinity" sentinel), powers of two around 32 and 64 bits.
 #: Pairs of edge values: the first this many edges of each of two arguments, together.
 PAIR_EDGES = 4
-BIG_INTS = [999_999_937, 1_000_000_007, 2_147_483_647, 2**31, 2**32 + 1, 2**63 - 1, 2**64]
+#: Size control for integers: no generator goes beyond ``max(INT_FLOOR, INT_GROWTH x the
+#: largest seed integer)`` in magnitude. A test checks correctness; an input so large that
+#: a plainly linear (or, relative to a clever reference, merely slower) algorithm runs out
+#: of time is a stress test, which this leaves to ``codeeval perf``.
+INT_FLOOR = 10**6
+INT_GROWTH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +73,79 @@ class Budget:
 
 def generate(name: str, sig: Signature, seeds: Sequence[Sequence[Any]], seed: int,
              budget: Budget) -> list[Candidate]:
-    """Run generator ``name`` (one of :data:`GENERATORS`).
+    """Run generator ``name`` (one of :data:`GENERATORS`); no input holds an integer
+    beyond :func:`int_cap` of the seeds.
 
     Raises:
         ValueError: an unknown generator name.
     """
+    cap = int_cap(seeds)
     if name == "hypothesis":
-        return from_hypothesis(sig, seeds, seed, budget.hypothesis, budget.size)
-    if name == "mutation":
-        return mutate(sig, seeds, seed, budget.mutation, budget.size)
-    if name == "boundary":
-        return boundary(sig, seeds, seed, budget.boundary)
-    if name == "scale":
-        return scale(sig, seeds, seed, budget.scale, budget.scale_size)
-    raise ValueError(f"unknown generator {name!r} (known: {', '.join(GENERATORS)})")
+        out = from_hypothesis(sig, seeds, seed, budget.hypothesis, budget.size)
+    elif name == "mutation":
+        out = mutate(sig, seeds, seed, budget.mutation, budget.size)
+    elif name == "boundary":
+        out = boundary(sig, seeds, seed, budget.boundary)
+    elif name == "scale":
+        out = scale(sig, seeds, seed, budget.scale, budget.scale_size)
+    else:
+        raise ValueError(f"unknown generator {name!r} (known: {', '.join(GENERATORS)})")
+    return [c for c in out if _largest_int(c.args) <= cap]
+
+
+def _largest_int(value: Any, depth: int = 0) -> int:
+    """The largest integer magnitude anywhere in ``value`` (0 when there is none)."""
+    if isinstance(value, bool) or depth > 50:
+        return 0
+    if isinstance(value, int):
+        return abs(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return max((_largest_int(v, depth + 1) for v in value), default=0)
+    if isinstance(value, dict):
+        return max((_largest_int(v, depth + 1) for v in (*value, *value.values())),
+                   default=0)
+    return 0
+
+
+def int_cap(seeds: Sequence[Sequence[Any]]) -> int:
+    """The largest integer magnitude generated inputs may hold (see :data:`INT_FLOOR`)."""
+    return max(INT_FLOOR, INT_GROWTH * max((_largest_int(list(s)) for s in seeds), default=0))
+
+
+def _is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        if n % p == 0:
+            return n == p
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):  # deterministic below 3.3e24
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def big_ints(cap: int) -> list[int]:
+    """Large integers worth trying where an integer goes, all within ``cap``: the largest
+    primes at and a thousandth below the cap, the largest power of two, the cap itself."""
+    out = []
+    for top in (cap, cap // 1000):
+        n = top
+        while n > 2 and not _is_prime(n):
+            n -= 1
+        if n > 100:
+            out.append(n)
+    out += [1 << (cap.bit_length() - 1), cap]
+    return list(dict.fromkeys(out))
 
 
 # -- domains, widened ----------------------------------------------------------------
@@ -139,7 +201,8 @@ def _strategy(shape: Shape, size: int, depth: int = 0) -> Any:
 
     if shape.is_any or depth > 4:
         scalars = st.one_of(st.integers(-size, size), st.text(max_size=size), st.booleans(),
-                            st.none(), st.floats(-size, size, allow_nan=False))
+                            st.none(), st.floats(-size, size, allow_nan=False,
+                                                 allow_subnormal=False))
         return scalars if depth > 2 else st.one_of(
             scalars, st.lists(scalars, max_size=4), st.dictionaries(st.text(max_size=3),
                                                                      scalars, max_size=3))
@@ -158,7 +221,8 @@ def _strategy(shape: Shape, size: int, depth: int = 0) -> Any:
                 options.append(st.integers(lo, hi))
         elif kind == "float":
             flo, fhi = _float_range(shape, size)
-            options.append(st.floats(flo, fhi, allow_nan=False, allow_infinity=False))
+            options.append(st.floats(flo, fhi, allow_nan=False, allow_infinity=False,
+                                     allow_subnormal=False))
         elif kind == "str":
             options.append(st.text(alphabet=_alphabet(shape), min_size=_min_len(shape),
                                    max_size=_max_len(shape, size)))
@@ -433,8 +497,10 @@ def _too_big(value: Any, limit: int) -> bool:
 
 # -- boundary values -------------------------------------------------------------------
 
-def edges(shape: Shape, example: Any) -> list[tuple[Any, str]]:
-    """Edge values of ``shape`` (with names), built around one seed value ``example``."""
+def edges(shape: Shape, example: Any, cap: int = INT_FLOOR) -> list[tuple[Any, str]]:
+    """Edge values of ``shape`` (with names), built around one seed value ``example``;
+    integers stay within ``cap``. A bool is an int to Python, but not where a top-level
+    integer argument is expected (it is tried inside collections of numbers instead)."""
     out: list[tuple[Any, str]] = []
     d = shape.domain
     for kind in shape.kinds:
@@ -447,10 +513,9 @@ def edges(shape: Shape, example: Any) -> list[tuple[Any, str]]:
             if d.lo is not None and d.hi is not None:
                 values += [int(d.lo), int(d.hi), int(d.lo) - 1, int(d.hi) + 1,
                            int(d.hi) * 10]
-            values += [10**9, -(10**9)] if (d.lo or 0) < 0 else [10**9]
-            values += BIG_INTS
+            big = big_ints(cap)
+            values += big + ([-v for v in big] if (d.lo or 0) < 0 else [])
             out += [(v, f"int={v}") for v in dict.fromkeys(values)]
-            out += [(True, "int=True"), (False, "int=False")]  # bool is an int subtype
         elif kind == "float":
             fvalues = [0.0, -0.0, 1.0, -1.0, 0.5, 1e-9, 1e9, -1e9]
             if d.lo is not None and d.hi is not None:
@@ -512,10 +577,11 @@ def boundary(sig: Signature, seeds: Sequence[Sequence[Any]], seed: int,
     first: list[Candidate] = []
     rest: list[Candidate] = []
     per_arg: list[list[tuple[Any, str]]] = []
+    cap = int_cap(seeds)
     for si, s in enumerate(seeds):
         for j, value in enumerate(s):
             shape = sig.shapes[j] if j < len(sig.shapes) else ANY
-            found = edges(shape, value)
+            found = edges(shape, value, cap)
             if si == 0:
                 per_arg.append(found)
             for edge, name in found:

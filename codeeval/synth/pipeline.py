@@ -10,8 +10,10 @@ The steps, each reported with counts (and examples of what was dropped):
 3. **Validate** with the problem's input contract (its ``validate``), in the sandbox.
 4. **Oracle.** The canonical reference runs on the survivors, in the sandbox, with a CPU
    budget per input; inputs it raises on, times out on or never reaches are dropped and
-   reported. Every other reference runs too: an input on which two references disagree is
-   dropped and reported (the problem is ambiguous there, or a reference is wrong).
+   reported, and so are finite inputs it answers with a NaN or an infinity (degenerate:
+   the reference overflowed). Every other reference runs too: an input on which two
+   references disagree is dropped and reported (the problem is ambiguous there, or a
+   reference is wrong).
 5. **Measure.** Mutants of the reference (:mod:`codeeval.synth.mutants`) and the problem's
    known-wrong programs run on the seeds and every kept input; a test kills a program when
    the program's answer is not a right answer there (or it crashes or times out).
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -91,7 +94,7 @@ class SynthOptions:
     mutant_total_s: float = 5.0
     reduce: bool = True
     max_tests: int | None = None
-    cover: int = 1
+    cover: int = 2
     features: bool = True
     memory_mb: int = 4096
 
@@ -134,6 +137,20 @@ def _canon(data: Any) -> Any:
             return {tag: sorted(items, key=lambda v: json.dumps(v, sort_keys=True))}
         return {tag: _canon(body)}
     return data
+
+
+def _non_finite(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` holds a NaN or an infinity (a reference answering that on finite
+    input has overflowed or divided by almost nothing: the input is degenerate)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, complex):
+        return not (math.isfinite(value.real) and math.isfinite(value.imag))
+    if depth < 20 and isinstance(value, list | tuple | set | frozenset):
+        return any(_non_finite(v, depth + 1) for v in value)
+    if depth < 20 and isinstance(value, dict):
+        return any(_non_finite(v, depth + 1) for v in value.values())
+    return False
 
 
 def _size(args: Sequence[Any]) -> int:
@@ -258,7 +275,9 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     kept_c: list[gen.Candidate] = []
     kept_o: list[Outcome] = []
     for c, o in zip(unique, outs, strict=True):
-        if o.returned:
+        if o.returned and _non_finite(o.value) and not _non_finite(c.args):
+            report.drop("reference_not_finite", c, f"finite input, answer {o.value!r:.100}")
+        elif o.returned:
             kept_c.append(c)
             kept_o.append(o)
         elif not o.reached:
