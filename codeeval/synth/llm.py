@@ -1,14 +1,16 @@
 """LLM-written input generators through litellm: asked, cached, run sandboxed, accounted.
 
-For each call-based problem and each analysis (``multidimensional``, ``differential``; see
-:mod:`.llm_prompts` for the prompts and the generator contract), the model is asked for
-``programs`` generator programs. Each answer's last fenced Python block is run in the
-sandbox like any untrusted code (:func:`~codeeval.harness.outcomes.run_inputs`): one call
-per input, with a CPU limit per call, a memory limit, and a cap on each input's size. Every
-input it returns becomes a :class:`~codeeval.synth.generators.Candidate` with provenance
-``{"generator": "llm:<analysis>", "model", "program" (12 hex digits of the program's
-SHA-256), "sample", "index", "seed"}``; the synthesis pipeline then validates, oracles and
-reduces them like any other proposal.
+For each problem, call-based or stdin/stdout, and each analysis (``multidimensional``,
+``differential``; see :mod:`.llm_prompts` for the prompts and the generator contract), the
+model is asked for ``programs`` generator programs. Each answer's last fenced Python block is
+run in the sandbox like any untrusted code (:func:`~codeeval.harness.outcomes.run_inputs`):
+one call per input, with a CPU limit per call, a memory limit, and a cap on each input's
+size. Every input it returns becomes a :class:`~codeeval.synth.generators.Candidate` with
+provenance ``{"generator": "llm:<analysis>", "model", "program" (12 hex digits of the
+program's SHA-256), "sample", "index", "seed"}``: its ``args`` are the entry point's
+arguments for a call-based problem, and ``(stdin bytes,)`` (the returned ``str`` in UTF-8)
+for a stdin/stdout one. The synthesis pipeline (:mod:`.pipeline`, :mod:`.stdio`) then
+validates, oracles and reduces them like any other proposal.
 
 What goes wrong is a value in the problem's report, never an exception of the run:
 
@@ -17,10 +19,11 @@ What goes wrong is a value in the problem's report, never an exception of the ru
 - an answer without a fenced Python block is status ``no_program``;
 - a program that does not load, raises, exceeds its CPU time (``timeout``) or memory, prints
   too much (``output``), returns something other than a list of the entry point's arguments
-  (``bad_output``) or an input over the size cap (``flood``) has those failures counted per
-  kind; its good inputs are kept (status ``partial``, or ``failed`` when there are none),
-  and the other programs go on. After a process-ending failure the next input runs in a new
-  process, at most :data:`RESTARTS` times per program.
+  (call-based) or a ``str`` or bytes stdin text (stdin/stdout) (``bad_output``), or an input
+  over the size cap (``flood``) has those failures counted per kind; its good inputs are
+  kept (status ``partial``, or ``failed`` when there are none), and the other programs go
+  on. After a process-ending failure the next input runs in a new process, at most
+  :data:`RESTARTS` times per program.
 
 **Cache.** Every answer is stored as ``<cache_dir>/<key>.json``, where ``key`` is the SHA-256
 of the canonical JSON of the request: model, messages, temperature, max_tokens, seed, the
@@ -57,7 +60,7 @@ from types import ModuleType
 from typing import Any, cast
 
 from codeeval import config
-from codeeval.datasets.problem import FunctionalProblem, digest
+from codeeval.datasets.problem import Problem, StdioProblem, digest
 from codeeval.errors import InputError, SandboxError
 from codeeval.harness.outcomes import NotLoaded, Outcome, run_inputs
 from codeeval.model.verdict import Verdict
@@ -219,7 +222,7 @@ class LLMProposer:
             return {"problems": self._problems, "model": self.options.model} \
                 | self._total.to_json()
 
-    def __call__(self, problem: FunctionalProblem) -> tuple[list[Candidate], dict[str, Any]]:
+    def __call__(self, problem: Problem) -> tuple[list[Candidate], dict[str, Any]]:
         """Ask, run and account for every program of ``problem``: its candidates, and its
         report (programs, skipped analyses, usage).
 
@@ -246,7 +249,7 @@ class LLMProposer:
             self._problems += 1
         return out, report
 
-    def _one(self, problem: FunctionalProblem, analysis: str, sample: int, usage: Usage,
+    def _one(self, problem: Problem, analysis: str, sample: int, usage: Usage,
              seen: dict[str, str]) -> tuple[dict[str, Any], list[Candidate]]:
         o = self.options
         msgs, about = prompts.messages(problem, analysis, sample, inputs=o.inputs,
@@ -343,12 +346,13 @@ class LLMProposer:
 
     # -- running --------------------------------------------------------------------------
 
-    def run_program(self, problem: FunctionalProblem, code: str
+    def run_program(self, problem: Problem, code: str
                     ) -> tuple[list[tuple[int, tuple[Any, ...]]], list[tuple[int, str, str]]]:
         """Run a generator program in the sandbox for every index.
 
         Returns:
-            The good inputs as (index, arguments), and the failures as (index, kind,
+            The good inputs as (index, arguments), where the arguments of a stdin/stdout
+            problem's input are ``(stdin bytes,)``, and the failures as (index, kind,
             message), both in index order; a program that does not load fails at index -1.
         """
         o = self.options
@@ -364,7 +368,6 @@ class LLMProposer:
             return [], [(-1, "load", str(e)[:300])]
         except SandboxError as e:
             return [], [(-1, "infra", str(e)[:300])]
-        _, least, most = prompts.signature(problem)
         good: list[tuple[int, tuple[Any, ...]]] = []
         failures: list[tuple[int, str, str]] = []
         for i, outcome in enumerate(outcomes):
@@ -372,13 +375,11 @@ class LLMProposer:
                 kind, message = _failure(outcome)
                 failures.append((i, kind, message))
                 continue
-            value = outcome.value
-            wrong = prompts.check_input(value, least, most, problem.entry_point,
-                                        o.max_input_bytes)
+            args, wrong = _usable(problem, outcome.value, o.max_input_bytes)
             if wrong is not None:
                 failures.append((i, *wrong))
             else:
-                good.append((i, tuple(value)))
+                good.append((i, args))
         return good, failures
 
 
@@ -420,6 +421,17 @@ def _one_line(e: BaseException) -> str:
     name = type(e).__name__
     text = text if name in text else f"{name}: {text}" if text else name
     return text[:300]
+
+
+def _usable(problem: Problem, value: Any, cap: int
+            ) -> tuple[tuple[Any, ...], tuple[str, str] | None]:
+    """A generator's return value as an input's arguments, or why it is not one."""
+    if isinstance(problem, StdioProblem):
+        data, wrong = prompts.stdin_bytes(value, cap)
+        return ((data,) if data is not None else ()), wrong
+    _, least, most = prompts.signature(problem)
+    wrong = prompts.check_input(value, least, most, problem.entry_point, cap)
+    return (() if wrong is not None else tuple(value)), wrong
 
 
 def _failure(outcome: Outcome) -> tuple[str, str]:

@@ -14,12 +14,20 @@ Two analyses, after SAGA (arXiv 2507.06920), each asking for one generator progr
   generator for the inputs on which they disagree. Sample ``k`` uses pair
   ``k mod (number of pairs)``.
 
+Both kinds of problem are served. A call-based problem's prompt shows the function's
+signature and its existing inputs as argument lists; a stdin/stdout problem's shows the
+statement, a few existing stdin texts (cut to their first lines), every solution with its
+language (the reference's ``reference_language``, the others' told by their file names) and
+the validator of the whole text, when there is one.
+
 The generator contract (what :mod:`codeeval.synth.llm` runs in the sandbox)::
 
     def generate(rng, index):   # index = 0, 1, ..., n-1; rng = random.Random(f"{seed}:{index}")
-        return [arg1, arg2, ...]  # ONE input: the entry point's positional arguments
+        return [arg1, arg2, ...]  # call-based: ONE input, the entry point's positional arguments
+        return "3 4\n"           # stdin/stdout: ONE input, the whole stdin text (str or bytes)
 
-``def generate(rng)`` is accepted too (called without the index).
+``def generate(rng)`` is accepted too (called without the index). The generator is Python
+whatever the solutions' language.
 """
 
 from __future__ import annotations
@@ -32,9 +40,11 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from codeeval.datasets.problem import FunctionalProblem
+from codeeval.datasets.problem import FunctionalProblem, Problem, StdioProblem
+from codeeval.errors import UnknownLanguageError
 from codeeval.harness.functional import longest_suite
 from codeeval.harness.values import ProtocolError, encode
+from codeeval.languages import language_for_path
 
 ANALYSES = ("multidimensional", "differential")
 #: What each sample of the multidimensional analysis concentrates on, in turn.
@@ -49,6 +59,8 @@ FOCUS = (
 #: How much of each part goes into a prompt.
 MAX_SEEDS = 5
 SEED_CHARS = 200
+#: Lines of each existing stdin text shown (each line cut at SEED_CHARS).
+STDIN_LINES = 12
 MAX_SOLUTIONS = 3
 SOURCE_CHARS = 6000
 PROMPT_CHARS = 8000
@@ -103,14 +115,14 @@ def signature(problem: FunctionalProblem) -> tuple[str, int | None, int | None]:
     return f"def {problem.entry_point}(...):", n, n
 
 
-def correct_solutions(problem: FunctionalProblem) -> list[tuple[str, str]]:
+def correct_solutions(problem: Problem) -> list[tuple[str, str]]:
     """(name, source) of every correct solution: the reference, then the alternates."""
     alternates = [(str(name), str(src))
                   for name, src in problem.extra.get("alternate_references", ())]
     return [("reference", problem.reference), *alternates]
 
 
-def differential_pairs(problem: FunctionalProblem) -> list[tuple[str, str, str, str]]:
+def differential_pairs(problem: Problem) -> list[tuple[str, str, str, str]]:
     """For each known-wrong program: (its name, its source, the name and source of the
     correct solution most similar to it by :class:`difflib.SequenceMatcher` ratio)."""
     solutions = correct_solutions(problem)
@@ -122,7 +134,22 @@ def differential_pairs(problem: FunctionalProblem) -> list[tuple[str, str, str, 
     return pairs
 
 
-def messages(problem: FunctionalProblem, analysis: str, sample: int, *, inputs: int,
+def solution_language(problem: Problem, name: str) -> str:
+    """The language (registry name) of a solution or known-wrong program of ``problem``
+    called ``name``: Python for call-based problems; for stdin/stdout ones the reference's
+    language for ``reference`` and for a file name whose extension no language claims,
+    else the language of the extension."""
+    if isinstance(problem, FunctionalProblem):
+        return "python"
+    if name != "reference":
+        try:
+            return language_for_path(name).name
+        except UnknownLanguageError:
+            pass
+    return problem.reference_language
+
+
+def messages(problem: Problem, analysis: str, sample: int, *, inputs: int,
              max_bytes: int, cpu_s: float) -> tuple[list[dict[str, str]], dict[str, Any]]:
     """The chat messages asking for generator number ``sample`` of ``analysis``, and what
     the prompt was built from (for the report).
@@ -131,15 +158,24 @@ def messages(problem: FunctionalProblem, analysis: str, sample: int, *, inputs: 
         ValueError: an unknown analysis, or ``differential`` for a problem with no
             known-wrong programs.
     """
-    line, least, most = signature(problem)
-    parts = [f"# Problem\n{_clip(problem.prompt.strip(), PROMPT_CHARS)}",
-             f"# Function under test\n```python\n{line}\n```", _contract_text(problem),
-             _seeds_text(problem)]
+    if isinstance(problem, StdioProblem):
+        parts = [f"# Problem statement\n{_clip(problem.prompt.strip(), PROMPT_CHARS)}",
+                 _stdio_contract_text(problem), _stdin_seeds_text(problem)]
+        contract = _STDIO_CONTRACT.format(last=max(inputs - 1, 0), max_bytes=max_bytes,
+                                          cpu_s=cpu_s)
+    else:
+        line, least, most = signature(problem)
+        parts = [f"# Problem\n{_clip(problem.prompt.strip(), PROMPT_CHARS)}",
+                 f"# Function under test\n```python\n{line}\n```", _contract_text(problem),
+                 _seeds_text(problem)]
+        contract = _CONTRACT.format(entry=problem.entry_point, last=max(inputs - 1, 0),
+                                    arity=_arity(least, most),
+                                    max_bytes=max_bytes, cpu_s=cpu_s)
     about: dict[str, Any] = {}
     if analysis == "multidimensional":
         solutions = correct_solutions(problem)[:MAX_SOLUTIONS]
         parts.append("# Correct solutions\n" + "\n\n".join(
-            f"## Solution {i} ({name})\n{_code(src)}"
+            f"## Solution {i} ({_label(problem, name)})\n{_program(problem, name, src)}"
             for i, (name, src) in enumerate(solutions, 1)))
         focus = FOCUS[sample % len(FOCUS)]
         parts.append(_MULTI.format(focus=focus))
@@ -150,15 +186,15 @@ def messages(problem: FunctionalProblem, analysis: str, sample: int, *, inputs: 
             raise ValueError(f"{problem.task_id}: no known-wrong programs to compare")
         wrong_name, wrong, right_name, right = pairs[sample % len(pairs)]
         parts.append(f"# A wrong program and the correct solution closest to it\n"
-                     f"## Wrong program ({wrong_name})\n{_code(wrong)}\n\n"
-                     f"## Correct solution ({right_name})\n{_code(right)}")
+                     f"## Wrong program ({_label(problem, wrong_name)})\n"
+                     f"{_program(problem, wrong_name, wrong)}\n\n"
+                     f"## Correct solution ({_label(problem, right_name)})\n"
+                     f"{_program(problem, right_name, right)}")
         parts.append(_DIFF)
         about = {"wrong": wrong_name, "correct": right_name}
     else:
         raise ValueError(f"unknown analysis {analysis!r} (known: {', '.join(ANALYSES)})")
-    parts.append(_CONTRACT.format(entry=problem.entry_point, last=max(inputs - 1, 0),
-                                  arity=_arity(least, most),
-                                  max_bytes=max_bytes, cpu_s=cpu_s))
+    parts.append(contract)
     return ([{"role": "system", "content": _SYSTEM},
              {"role": "user", "content": "\n\n".join(parts)}], about)
 
@@ -183,6 +219,29 @@ inputs that probe the same difference from other sides. Only valid inputs count:
 wrong program's assumptions do not make an input valid."""
 
 
+_STDIO_CONTRACT = """\
+# How to answer
+First reason briefly (at most about 12 short bullet points). Then give exactly ONE fenced \
+```python block, the last thing in your answer, defining
+
+    def generate(rng, index):
+        ...
+        return text  # the whole standard input of ONE test, as a str
+
+- `generate` is called for index = 0, 1, ..., {last}; `rng` is a fresh `random.Random` \
+seeded for that index. Take every random choice from `rng` (no other randomness, no clock).
+- Each call returns ONE test: a single string holding everything the program reads from \
+standard input, laid out exactly as the input format says (line breaks, separators, counts \
+that agree with the data after them) and ending with a newline. Build long texts with \
+"\\n".join(...) rather than by repeated concatenation.
+- Spread the indices over different cases: for example one specific case per small index, \
+then random and larger inputs for the later ones.
+- Every input must satisfy the input contract. Stay under {max_bytes} bytes per input and \
+{cpu_s:g} s of CPU per call. The generator is Python whatever language the solutions are \
+written in; use only the standard library; do not print, read files or use the network; \
+define helper functions at top level if you need them."""
+
+
 def _arity(least: int | None, most: int | None) -> str:
     if least is None:
         return "usual"
@@ -200,7 +259,49 @@ def _contract_text(problem: FunctionalProblem) -> str:
             "statement and the solutions, and stay within what the statement allows.")
 
 
-def _seeds(problem: FunctionalProblem) -> Sequence[Sequence[Any]]:
+def _stdio_contract_text(problem: StdioProblem) -> str:
+    if problem.validator:
+        return ("# Input contract\nEvery input must pass this validator, called with the "
+                "whole stdin text as a str; it raises on an input the problem does not "
+                "admit:\n" + _code(problem.validator))
+    return ("# Input contract\nNo validator is given: take the input format and the limits "
+            "from the statement and keep to them exactly.")
+
+
+def _stdin_seeds_text(problem: StdioProblem) -> str:
+    seeds = _seeds(problem)
+    if not seeds:
+        return "# Existing test inputs\nNone."
+    shown = []
+    for i, data in enumerate(seeds[:MAX_SEEDS], 1):
+        text = _abbreviate(data)
+        fence = "````" if "```" in text else "```"
+        shown.append(f"## Input {i}\n{fence}text\n{text}\n{fence}")
+    more = f"\n\n({len(seeds)} in all; {MAX_SEEDS} shown)" if len(seeds) > MAX_SEEDS else ""
+    return ("# Existing test inputs (stdin; long ones cut)\n" + "\n\n".join(shown) + more)
+
+
+def _abbreviate(data: bytes | str) -> str:
+    """The first lines of a stdin text, each cut at SEED_CHARS, and what was left out."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    lines = text.splitlines()
+    shown = [_clip(line, SEED_CHARS) for line in lines[:STDIN_LINES]]
+    if len(lines) > STDIN_LINES:
+        shown.append(f"... [{len(lines) - STDIN_LINES} more lines; {len(data)} bytes in all]")
+    return "\n".join(shown)
+
+
+def _label(problem: Problem, name: str) -> str:
+    if isinstance(problem, FunctionalProblem):
+        return name
+    return f"{name}, {solution_language(problem, name)}"
+
+
+def _program(problem: Problem, name: str, source: str) -> str:
+    return _code(source, solution_language(problem, name))
+
+
+def _seeds(problem: Problem) -> Sequence[Any]:
     return problem.suites.get("base") or longest_suite(problem)
 
 
@@ -213,8 +314,8 @@ def _seeds_text(problem: FunctionalProblem) -> str:
     return ("# Existing test inputs (argument lists)\n" + "\n".join(shown) + more)
 
 
-def _code(source: str) -> str:
-    return f"```python\n{_clip(source.strip(), SOURCE_CHARS)}\n```"
+def _code(source: str, language: str = "python") -> str:
+    return f"```{language}\n{_clip(source.strip(), SOURCE_CHARS)}\n```"
 
 
 def _clip(text: str, limit: int) -> str:
@@ -269,6 +370,25 @@ def __codeeval_llm_generate__(seed, index, cap):
         raise {FLOOD}(f"input {{index}} is larger than {{cap}} bytes")
     return value
 '''
+
+
+def stdin_bytes(value: Any, cap: int) -> tuple[bytes | None, tuple[str, str] | None]:
+    """The stdin a stdio generator's return value stands for (a ``str`` as UTF-8, or
+    bytes), or why it is not usable (kind, message): not text (``bad_output``), or over
+    ``cap`` bytes (``flood``)."""
+    if isinstance(value, str):
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return None, ("bad_output", f"text not encodable as UTF-8: {e}"[:300])
+    elif isinstance(value, bytes | bytearray):
+        data = bytes(value)
+    else:
+        return None, ("bad_output", f"returned {type(value).__name__}, not the stdin text "
+                                    "(a str)")
+    if len(data) > cap:
+        return None, ("flood", f"input of {len(data)} bytes (over {cap})")
+    return data, None
 
 
 def check_input(value: Any, least: int | None, most: int | None, entry: str,

@@ -19,12 +19,14 @@ from typing import Any
 
 import pytest
 
-from codeeval.datasets.problem import FunctionalProblem
+from codeeval.cli.main import main
+from codeeval.datasets.problem import CheckerSpec, FunctionalProblem, StdioProblem
 from codeeval.errors import InputError
 from codeeval.sandbox import Backend
 from codeeval.synth import llm_prompts
 from codeeval.synth.llm import LLMOptions, LLMProposer, import_litellm, proposer, totals
 from codeeval.synth.pipeline import SynthOptions, synthesize
+from codeeval.synth.stdio import synthesize_stdio
 from tests.sandbox.conftest import _backend
 
 DATA = Path(__file__).parent / "data" / "llm"
@@ -415,3 +417,181 @@ def test_mock_proposer_is_shared_by_threads(make: Callable[..., LLMProposer]) ->
     assert total["inputs"] == 32
     assert total["prompt_tokens"] == 80
     assert total["cost_usd"] == pytest.approx(8 * MOCK_COST)
+
+
+# -- stdin/stdout problems -----------------------------------------------------------------
+
+STATEMENT = """\
+# A + B
+
+Read two integers a and b (-2*10^9 <= a, b <= 2*10^9) from one line and print a + b.
+"""
+STDIO_REFERENCE = "print(sum(map(int, input().split())))\n"
+STDIO_ALTERNATE = "a, b = map(int, input().split())\nprint(a + b)\n"
+# A 32-bit accumulator, as in C: right while |a + b| < 2**31, which no seed reaches.
+STDIO_WRONG = """\
+a, b = map(int, input().split())
+s = (a + b) & 0xFFFFFFFF
+print(s - (1 << 32) if s >= 1 << 31 else s)
+"""
+STDIO_VALIDATOR = """\
+import re
+
+
+def validate(text):
+    assert text.endswith("\\n") and text.count("\\n") == 1, "one line"
+    parts = text.split()
+    assert len(parts) == 2, "two integers"
+    for part in parts:
+        assert re.fullmatch(r"-?[0-9]+", part), f"not an integer: {part!r}"
+        assert -2 * 10 ** 9 <= int(part) <= 2 * 10 ** 9, f"out of range: {part}"
+"""
+STDIO = StdioProblem(
+    task_id="demo/a_plus_b", prompt=STATEMENT, reference=STDIO_REFERENCE,
+    suites={"base": (b"1 2\n", b"-5 7\n", b"1000000 1000000\n")},
+    checker=CheckerSpec(kind="tokens"), known_wrong=(("int32.py", STDIO_WRONG),),
+    validator=STDIO_VALIDATOR, extra={"alternate_references": (("alt.py", STDIO_ALTERNATE),)})
+STDIO_GOOD = recorded("stdio_multidimensional_good")
+
+
+def _stdio(**changes: Any) -> StdioProblem:
+    return StdioProblem(**{name: getattr(STDIO, name) for name in STDIO.__dataclass_fields__}
+                        | changes)
+
+
+def test_prompt_stdio_shows_statement_inputs_languages_and_validator() -> None:
+    cpp = "#include <cstdio>\nint main() { long long a, b; scanf(\"%lld %lld\", &a, &b); }\n"
+    long_input = "".join(f"{i} {i}\n" for i in range(40)).encode()
+    problem = _stdio(extra={"alternate_references": (("alt.py", STDIO_ALTERNATE),
+                                                     ("fast.cpp", cpp))},
+                     suites={"base": (*STDIO.suites["base"], long_input)})
+    msgs, about = llm_prompts.messages(problem, "multidimensional", 0, inputs=8,
+                                       max_bytes=1000, cpu_s=2.0)
+    text = msgs[1]["content"]
+    assert "print a + b" in text
+    assert "```text\n-5 7\n```" in text
+    assert "0 0\n1 1\n" in text  # a long input is cut after 12 lines ...
+    assert "11 11\n" in text
+    assert "12 12" not in text
+    assert f"[28 more lines; {len(long_input)} bytes in all]" in text  # ... and says so
+    assert STDIO_VALIDATOR.strip() in text
+    assert "whole stdin text" in text
+    assert f"(reference, python)\n```python\n{STDIO_REFERENCE.strip()}" in text
+    assert f"(fast.cpp, cpp)\n```cpp\n{cpp.strip()}" in text
+    assert "return text  # the whole standard input of ONE test, as a str" in text
+    assert "index = 0, 1, ..., 7" in text
+    assert "Function under test" not in text
+    assert STDIO_WRONG.strip() not in text
+    assert about["solutions"] == ["reference", "alt.py", "fast.cpp"]
+    diff, about = llm_prompts.messages(problem, "differential", 0, inputs=8, max_bytes=1000,
+                                       cpu_s=2.0)
+    assert about == {"wrong": "int32.py", "correct": "alt.py"}
+    assert "## Wrong program (int32.py, python)" in diff[1]["content"]
+    assert STDIO_WRONG.strip() in diff[1]["content"]
+
+
+def test_recorded_stdio_candidates_are_bytes_with_provenance(
+        make: Callable[..., LLMProposer],
+        replay: Callable[[list[str]], list[dict[str, Any]]]) -> None:
+    calls = replay([STDIO_GOOD])
+    cands, report = make(analyses=("multidimensional",), programs=1)(_stdio(known_wrong=()))
+    assert len(calls) == 1
+    assert "print a + b" in calls[0]["messages"][1]["content"]
+    assert report["skipped"] == {}
+    prog = report["programs"][0]
+    assert prog["status"] == "ok"
+    assert [c.args for c in cands][:6] == [
+        (b"0 0\n",), (b"2000000000 2000000000\n",), (b"-2000000000 -2000000000\n",),
+        (b"2000000000 -2000000000\n",), (b"1073741824 1073741824\n",),
+        (b"3000000000 1\n",)]
+    assert len(cands) == 8
+    assert all(len(c.args) == 1 and isinstance(c.args[0], bytes) for c in cands)
+    assert cands[6].provenance == {"generator": "llm:multidimensional", "model": MODEL,
+                                   "program": prog["program"], "sample": 0, "seed": 0,
+                                   "index": 6}
+    assert report["usage"]["inputs"] == 8
+
+
+def test_mock_stdio_non_string_is_bad_output_and_differential_skipped(
+        make: Callable[..., LLMProposer]) -> None:
+    # Index 0, 3, 6: a list (bad_output); 1, 4, 7: bytes (kept as they are); 2: a str
+    # of 200 two-byte characters (kept, encoded); 5: 500 of them, 1000 bytes in UTF-8, over
+    # the cap of 800 bytes (flood, though only 500 characters).
+    answer = ("```python\ndef generate(rng, index):\n"
+              "    if index % 3 == 0:\n        return [index, index]\n"
+              "    if index % 3 == 1:\n        return f'{index} 1\\n'.encode()\n"
+              "    return '\u00e9' * (index * 100)\n```")
+    cands, report = make(mock_response=answer, programs=1, max_input_bytes=800
+                         )(_stdio(known_wrong=()))
+    assert report["skipped"] == {"differential": "the problem has no known-wrong programs"}
+    assert [c.args for c in cands] == [(b"1 1\n",), (("\u00e9" * 200).encode(),),
+                                       (b"4 1\n",), (b"7 1\n",)]
+    assert [c.provenance["index"] for c in cands] == [1, 2, 4, 7]
+    prog = report["programs"][0]
+    assert prog["status"] == "partial"
+    assert prog["failures"] == {"bad_output": 3, "flood": 1}
+    not_text = "returned list, not the stdin text (a str)"
+    assert prog["errors"] == [
+        {"index": 0, "kind": "bad_output", "message": not_text},
+        {"index": 3, "kind": "bad_output", "message": not_text},
+        {"index": 5, "kind": "flood", "message": "input of 1000 bytes (over 800)"}]
+    assert report["usage"]["programs_failed"] == {"bad_output": 1}
+
+
+def test_recorded_stdio_inputs_survive_synthesize_stdio(
+        make: Callable[..., LLMProposer], backend: Backend,
+        replay: Callable[[list[str]], list[dict[str, Any]]]) -> None:
+    replay([STDIO_GOOD])
+    cands, _ = make(analyses=("multidimensional",), programs=1)(STDIO)
+    # Each stdio reference run is a whole process; Python's start-up alone can take the
+    # default 0.05 s of reference CPU time (a per-call budget of call-based problems).
+    result = synthesize_stdio(backend, STDIO, SynthOptions(generators=(), mutants=0,
+                                                           reference_time_s=1.0), extra=cands)
+    rep = result.report
+    assert rep["proposed"] == {"llm:multidimensional": 8}
+    # "3000000000 1" breaks the contract: dropped, with its provenance.
+    assert rep["dropped"] == {"invalid": 1}
+    bad = rep["dropped_examples"]["invalid"][0]
+    assert "3000000000 1" in bad["input"]
+    assert bad["provenance"]["index"] == 5
+    assert rep["kept_before_reduction"] == 7
+    # The seeds miss the 32-bit overflow; the LLM inputs catch it.
+    assert rep["programs"]["killed_by_seeds"] == 0
+    assert rep["programs"]["killed_by_all_kept"] == 1
+    assert result.tests
+    for t in result.tests:
+        assert isinstance(t.args[0], bytes)
+        assert t.provenance["generator"] == "llm:multidimensional"
+        assert t.provenance["model"] == MODEL
+
+
+def test_recorded_stdio_synth_command_line_end_to_end(tmp_path: Path) -> None:
+    src = tmp_path / "a_plus_b"
+    (src / "tests").mkdir(parents=True)
+    (src / "wrong").mkdir()
+    (src / "problem.toml").write_text(
+        'id = "demo/a_plus_b"\nversion = "1.0"\nkind = "stdio"\nprompt = "prompt.md"\n'
+        'references = ["reference.py", "alt.py"]\nknown_wrong = ["wrong/*.py"]\n'
+        'tests = "tests"\nvalidator = "validator.py"\n\n[checker]\nkind = "tokens"\n')
+    (src / "prompt.md").write_text(STATEMENT)
+    (src / "reference.py").write_text(STDIO_REFERENCE)
+    (src / "alt.py").write_text(STDIO_ALTERNATE)
+    (src / "wrong" / "int32.py").write_text(STDIO_WRONG)
+    (src / "validator.py").write_text(STDIO_VALIDATOR)
+    for i, text in enumerate(STDIO.suites["base"], 1):
+        (src / "tests" / f"{i}.in").write_bytes(text)
+    out = tmp_path / "out"
+    code = main(["synth", "--dataset", str(src), "--out", str(out), "--generators",
+                 "mutation", "--llm", MODEL, "--llm-mock-response",
+                 str(DATA / "stdio_multidimensional_good.md"), "--llm-cache",
+                 str(tmp_path / "cache"), "--llm-inputs", "8", "--count", "0.1",
+                 "--reference-time", "1"])  # see test_recorded_stdio_inputs_survive_...
+    assert code == 0
+    report = json.loads((out / "synth_report.json").read_text())
+    assert report["statuses"] == {"done": 1}
+    per = report["per_problem"]["demo/a_plus_b"]
+    assert per["llm"]["programs"][0]["status"] == "ok"
+    assert report["llm"]["requests"] == 4
+    lines = (out / "demo_a_plus_b" / "tests" / "provenance.jsonl").read_text().splitlines()
+    generators = {json.loads(line)["provenance"]["generator"] for line in lines}
+    assert any(g.startswith("llm:") for g in generators)
