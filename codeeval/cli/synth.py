@@ -55,9 +55,9 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--max-tests", type=int, default=None, metavar="N",
                    help="at most N synthesised tests per problem (default: as many as the "
                         "cover needs)")
-    p.add_argument("--cover", type=int, default=2, metavar="K",
+    p.add_argument("--cover", type=int, default=4, metavar="K",
                    help="tests that should kill each mutant / wrong program and reach each "
-                        "input/output class (default 2)")
+                        "input/output class (default 4)")
     p.add_argument("--no-features", action="store_true",
                    help="reduce by kills only, not also by input/output classes")
     p.add_argument("--no-reduce", action="store_true",

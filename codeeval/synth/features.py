@@ -8,6 +8,9 @@ fail on classes of inputs (empty lists, negative numbers, booleans where integer
 strings with spaces or capitals, very large numbers) more than on particular values, so a
 reduced suite keeps at least one test of every class the whole set reaches.
 
+Boundary values are classes of their own: every edge case the boundary generator made
+(``edge:arg0:str-space-inside``) that survived validation keeps a test.
+
 Features are plain strings such as ``in0:len=2-5`` or ``out:sign=neg``; they are
 requirements for :func:`codeeval.synth.reduce.greedy_cover` like killed mutants are.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 _PUNCT = set(string.punctuation)
@@ -101,3 +104,12 @@ def features_of(args: Sequence[Any], output: Any) -> set[str]:
     for j, a in enumerate(args):
         out |= {f"in{j}:{f}" for f in value_features(a)}
     return out
+
+
+def edge_class(provenance: Mapping[str, Any]) -> set[str]:
+    """The edge case a boundary-generated test stands for (one argument's edge; pairs of
+    edges are not classes of their own), as a requirement; empty for other tests."""
+    op = provenance.get("op")
+    if provenance.get("generator") != "boundary" or not isinstance(op, str) or "," in op:
+        return set()
+    return {f"edge:{op}"}

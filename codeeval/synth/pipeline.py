@@ -48,7 +48,7 @@ from codeeval.harness.outcomes import NotLoaded, Outcome, run_inputs
 from codeeval.harness.values import ProtocolError, encode
 from codeeval.sandbox.base import Backend
 from codeeval.synth import generators as gen
-from codeeval.synth.features import features_of
+from codeeval.synth.features import edge_class, features_of
 from codeeval.synth.mutants import make_mutants
 from codeeval.synth.reduce import covered, greedy_cover
 from codeeval.synth.shapes import infer
@@ -94,7 +94,7 @@ class SynthOptions:
     mutant_total_s: float = 5.0
     reduce: bool = True
     max_tests: int | None = None
-    cover: int = 2
+    cover: int = 4
     features: bool = True
     memory_mb: int = 4096
 
@@ -311,6 +311,8 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
         for i, answer in enumerate(answers):
             if answer.returned:
                 reqs[i] |= features_of(tests_args[i], answer.value)
+        for i, c in enumerate(kept_c, len(seeds)):
+            reqs[i] |= edge_class(c.provenance)
     seed_reqs = reqs[:len(seeds)]
     cand_reqs = reqs[len(seeds):]
     report.data["programs"] = {

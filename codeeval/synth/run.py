@@ -32,8 +32,9 @@ from codeeval.synth.writer import REPORT, directory_name, existing_key, write_pr
 
 #: Called after each problem: (done, total, task_id, status).
 Progress = Callable[[int, int, str, str], None]
-#: Proposals from elsewhere (the LLM path) for a problem: called once per problem.
-ExtraProposals = Callable[[FunctionalProblem], tuple[list[Candidate], dict[str, Any]]]
+#: Proposals from elsewhere (the LLM path) for a problem: called once per problem, of
+#: either kind (a stdin/stdout problem's candidates hold ``(stdin bytes,)``).
+ExtraProposals = Callable[[Problem], tuple[list[Candidate], dict[str, Any]]]
 RETRIES = 1
 
 
@@ -86,14 +87,14 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
         seeded = dataclasses.replace(prepared, suites=suites)  # type: ignore[arg-type]
         more: list[Candidate] = []
         llm_report: dict[str, Any] = {}
-        if extra is not None and isinstance(seeded, FunctionalProblem):
+        if extra is not None:
             more, llm_report = extra(seeded)
         last: SandboxError | None = None
         for _ in range(RETRIES + 1):
             try:
                 result: SynthResult = synthesize(backend, seeded, options, extra=more) \
                     if isinstance(seeded, FunctionalProblem) \
-                    else synthesize_stdio(backend, seeded, options)
+                    else synthesize_stdio(backend, seeded, options, extra=more)
                 break
             except ReferenceFailed:
                 raise

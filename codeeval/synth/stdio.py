@@ -55,6 +55,8 @@ def __codeeval_validate__(data):
 #: Every stdio test is a sandboxed run of its own (per program measured, too), so stdio
 #: problems get this fraction of the call-based budgets.
 STDIO_SHARE = 4
+#: The least CPU budget of one reference run of a stdio problem (a whole process).
+STDIO_REFERENCE_S = 1.0
 _TOKEN = re.compile(rb"\S+")
 _INT = re.compile(rb"-?\d+\Z")
 _FLOAT = re.compile(rb"-?\d+\.\d*\Z")
@@ -205,8 +207,10 @@ def synthesize_stdio(backend: Backend, problem: StdioProblem, options: SynthOpti
     if reference.compile_error is not None:
         raise ReferenceFailed(f"{problem.task_id}: the reference does not compile: "
                               f"{reference.compile_error.reason}")
-    limits = Limits(time_s=options.reference_time_s, memory_mb=options.memory_mb,
-                    stdout_bytes=64 << 20)
+    # A stdio test is a whole process: its budget covers the interpreter's (or the JVM's)
+    # start-up too, so it is never below STDIO_REFERENCE_S.
+    limits = Limits(time_s=max(STDIO_REFERENCE_S, options.reference_time_s),
+                    memory_mb=options.memory_mb, stdout_bytes=64 << 20)
     kept_c: list[Candidate] = []
     answers: list[bytes] = []
     times: list[float] = []

@@ -152,3 +152,29 @@ def test_shape_merge_keeps_alternatives():
     merged = of_value(1).merge(of_value("a"))
     assert merged.kinds == ("int", "str")
     assert Shape(()).is_any
+
+
+def test_integers_stay_within_the_size_cap():
+    seeds = [(5,), (17,)]
+    sig = infer("def f(n: int):\n    pass\n", "f", seeds)
+    cap = g.int_cap(seeds)
+    assert cap == g.INT_FLOOR  # 1000 x 17 is below the floor
+    budget = g.Budget(hypothesis=50, mutation=300, boundary=100, scale=20)
+    for name in g.GENERATORS:
+        assert all(abs(c.args[0]) <= cap for c in g.generate(name, sig, seeds, 0, budget))
+    big = g.int_cap([(10**5,)])
+    assert big == 10**8
+    values = g.big_ints(big)
+    assert max(values) == big
+    primes = [v for v in values if v not in (big, 1 << (big.bit_length() - 1))]
+    assert primes == [99_999_989, 99_991]  # the largest primes at and under a thousandth
+    assert all(g._is_prime(p) for p in primes)
+    assert not g._is_prime(99_999_991)
+
+
+def test_no_bool_for_a_top_level_int_but_inside_lists():
+    seeds = [([1, 2], 3)]
+    sig = infer("def f(xs: list, k: int):\n    pass\n", "f", seeds)
+    cands = g.generate("boundary", sig, seeds, 0, g.Budget())
+    assert not any(isinstance(c.args[1], bool) for c in cands)
+    assert any(any(isinstance(x, bool) for x in c.args[0]) for c in cands)
