@@ -55,6 +55,9 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--max-tests", type=int, default=None, metavar="N",
                    help="at most N synthesised tests per problem (default: as many as the "
                         "cover needs)")
+    p.add_argument("--max-ratio", type=float, default=None, metavar="R",
+                   help="at most R x the size of the dataset's largest suite per problem, "
+                        "seeds included (e.g. 0.1: a tenth of HumanEval+'s tests)")
     p.add_argument("--cover", type=int, default=4, metavar="K",
                    help="tests that should kill each mutant / wrong program and reach each "
                         "input/output class (default 4)")
@@ -119,6 +122,8 @@ def handle(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} {value}: must be at least {least}")
     if args.max_tests is not None and args.max_tests < 0:
         raise InputError(f"--max-tests {args.max_tests}: must be at least 0")
+    if args.max_ratio is not None and args.max_ratio <= 0:
+        raise InputError(f"--max-ratio {args.max_ratio}: must be positive")
     if "hypothesis" in names:
         try:
             import hypothesis  # noqa: F401
@@ -133,6 +138,7 @@ def handle(args: argparse.Namespace) -> int:
     options = SynthOptions(generators=names, seed=args.seed, budget=budget,
                            reference_time_s=args.reference_time, mutants=args.mutants,
                            reduce=not args.no_reduce, max_tests=args.max_tests,
+                           max_ratio=args.max_ratio,
                            cover=args.cover, features=not args.no_features)
     problems = _load_problems(args)
     if args.problems:

@@ -49,15 +49,19 @@ def value_features(v: Any, depth: int = 0) -> set[str]:
     if isinstance(v, bool):
         out.add(f"bool={v}")
     elif isinstance(v, int):
-        out |= {f"sign={'neg' if v < 0 else 'zero' if v == 0 else 'pos'}",
-                f"mag={_magnitude(v)}", f"parity={'even' if v % 2 == 0 else 'odd'}"}
+        sign = "neg" if v < 0 else "zero" if v == 0 else "pos"
+        parity = "even" if v % 2 == 0 else "odd"
+        out |= {f"sign={sign}", f"mag={_magnitude(v)}", f"parity={parity}",
+                f"sign-parity={sign}-{parity}"}
     elif isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
             out.add("float=special")
         else:
-            out |= {f"sign={'neg' if v < 0 else 'zero' if v == 0 else 'pos'}",
-                    f"mag={_magnitude(v)}",
+            sign = "neg" if v < 0 else "zero" if v == 0 else "pos"
+            out |= {f"sign={sign}", f"mag={_magnitude(v)}",
                     "float=integral" if v.is_integer() else "float=fraction"}
+            if v.is_integer():  # a whole float behaves like an int in many programs
+                out.add(f"float-int={sign}-{'even' if v % 2 == 0 else 'odd'}")
             if v != 0 and abs(v) < 1e-6:
                 out.add("float=tiny")
     elif isinstance(v, str):
@@ -113,3 +117,9 @@ def edge_class(provenance: Mapping[str, Any]) -> set[str]:
     if provenance.get("generator") != "boundary" or not isinstance(op, str) or "," in op:
         return set()
     return {f"edge:{op}"}
+
+
+def alone(kills: Sequence[set[str]]) -> list[set[str]]:
+    """For each test, ``alone:NAME`` when it kills exactly one program: a test that checks
+    one condition in isolation, which tests that kill many at once do not replace."""
+    return [{f"alone:{next(iter(k))}"} if len(k) == 1 else set() for k in kills]

@@ -48,7 +48,7 @@ from codeeval.harness.outcomes import NotLoaded, Outcome, run_inputs
 from codeeval.harness.values import ProtocolError, encode
 from codeeval.sandbox.base import Backend
 from codeeval.synth import generators as gen
-from codeeval.synth.features import edge_class, features_of
+from codeeval.synth.features import alone, edge_class, features_of
 from codeeval.synth.mutants import make_mutants
 from codeeval.synth.reduce import covered, greedy_cover
 from codeeval.synth.shapes import infer
@@ -79,6 +79,7 @@ class SynthOptions:
         mutant_total_s: CPU budget of one mutant over all tests (the rest go unmeasured).
         reduce: choose a reduced suite (else every kept input is written).
         max_tests: at most this many synthesised tests per problem after reduction.
+        max_ratio: at most this fraction of the dataset's largest suite, seeds included.
         cover: how many tests should kill each mutant / wrong program (multi-cover).
         features: reduction also keeps a test of every input/output class the kept inputs
             reach (:mod:`codeeval.synth.features`), not only of every kill.
@@ -94,6 +95,7 @@ class SynthOptions:
     mutant_total_s: float = 5.0
     reduce: bool = True
     max_tests: int | None = None
+    max_ratio: float | None = None
     cover: int = 4
     features: bool = True
     memory_mb: int = 4096
@@ -202,12 +204,22 @@ def propose(problem: FunctionalProblem, options: SynthOptions,
     return out
 
 
+def tests_budget(options: SynthOptions, seeds: int, existing: int) -> int | None:
+    """How many synthesised tests a problem may get: ``max_tests``, and with ``max_ratio``
+    at most ``max_ratio x existing`` tests in all, seeds included (``None``: no limit)."""
+    limits = [options.max_tests] if options.max_tests is not None else []
+    if options.max_ratio is not None:
+        limits.append(max(0, int(options.max_ratio * existing) - seeds))
+    return min(limits) if limits else None
+
+
 def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptions, *,
-               extra: Sequence[gen.Candidate] = ()) -> SynthResult:
+               extra: Sequence[gen.Candidate] = (), existing: int = 0) -> SynthResult:
     """Synthesise tests for ``problem`` (see the module docstring for the steps).
 
     ``extra`` adds proposals made elsewhere (LLM generator programs), which go through the
-    same checks.
+    same checks. ``existing`` is the size of the dataset's largest suite, which
+    ``options.max_ratio`` measures the budget against.
 
     Raises:
         InputError: the problem has no reference, or no seeds and no signature to go on.
@@ -313,6 +325,8 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
                 reqs[i] |= features_of(tests_args[i], answer.value)
         for i, c in enumerate(kept_c, len(seeds)):
             reqs[i] |= edge_class(c.provenance)
+        for i, pure in enumerate(alone(kills)):
+            reqs[i] |= pure
     seed_reqs = reqs[:len(seeds)]
     cand_reqs = reqs[len(seeds):]
     report.data["programs"] = {
@@ -324,14 +338,13 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     report.lap("measure")
 
     # 6. Reduce.
+    budget = tests_budget(options, len(seeds), existing)
     if options.reduce:
-        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover,
-                              budget=options.max_tests,
+        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover, budget=budget,
                               cost=[float(_size(c.args)) for c in kept_c])
     else:
-        chosen = list(range(len(kept_c)))
-        if options.max_tests is not None:
-            chosen = chosen[:options.max_tests]
+        chosen = list(range(len(kept_c)))[:budget]
+    report.data["budget"] = budget
     final = [SynthTest(kept_c[i].args, kept_c[i].provenance) for i in chosen]
     report.data["selected"] = len(final)
     report.data["selected_by_generator"] = dict(Counter(t.provenance.get("generator", "?")

@@ -84,6 +84,7 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
     def one(p: Problem, key: str) -> dict[str, Any]:
         prepared = materialise(backend, p, cache_dir) if cache_dir is not None else p
         suites = seed_suites(prepared, seeds_from)
+        existing = max((len(v) for v in prepared.suites.values()), default=0)
         seeded = dataclasses.replace(prepared, suites=suites)  # type: ignore[arg-type]
         more: list[Candidate] = []
         llm_report: dict[str, Any] = {}
@@ -92,9 +93,11 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
         last: SandboxError | None = None
         for _ in range(RETRIES + 1):
             try:
-                result: SynthResult = synthesize(backend, seeded, options, extra=more) \
+                result: SynthResult = synthesize(
+                    backend, seeded, options, extra=more, existing=existing) \
                     if isinstance(seeded, FunctionalProblem) \
-                    else synthesize_stdio(backend, seeded, options, extra=more)
+                    else synthesize_stdio(backend, seeded, options, extra=more,
+                                          existing=existing)
                 break
             except ReferenceFailed:
                 raise

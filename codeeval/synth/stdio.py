@@ -43,7 +43,7 @@ from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
 from codeeval.synth.generators import Candidate
 from codeeval.synth.mutants import make_mutants
-from codeeval.synth.pipeline import Report, SynthOptions, SynthResult, SynthTest
+from codeeval.synth.pipeline import Report, SynthOptions, SynthResult, SynthTest, tests_budget
 from codeeval.synth.reduce import covered, greedy_cover
 
 _VALIDATE_TEXT = """
@@ -141,7 +141,7 @@ def _with_language(name: str, default: str) -> Any:
 
 
 def synthesize_stdio(backend: Backend, problem: StdioProblem, options: SynthOptions, *,
-                     extra: Sequence[Candidate] = ()) -> SynthResult:
+                     extra: Sequence[Candidate] = (), existing: int = 0) -> SynthResult:
     """Synthesise tests for a stdin/stdout problem (see the module docstring).
 
     Raises:
@@ -279,12 +279,13 @@ def synthesize_stdio(backend: Backend, problem: StdioProblem, options: SynthOpti
         "killed_by_all_kept": len(covered(kills)),
         "never_killed": sorted(set(programs) - covered(kills))[:50]}
     report.lap("measure")
+    limit = tests_budget(options, len(seeds), existing)
     if options.reduce:
-        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover,
-                              budget=options.max_tests,
+        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover, budget=limit,
                               cost=[float(len(c.args[0])) for c in kept_c])
     else:
-        chosen = list(range(len(kept_c)))[:options.max_tests]
+        chosen = list(range(len(kept_c)))[:limit]
+    report.data["budget"] = limit
     final = [SynthTest(kept_c[i].args, kept_c[i].provenance) for i in chosen]
     report.data["selected"] = len(final)
     report.data["selected_by_generator"] = dict(Counter(t.provenance.get("generator", "?")

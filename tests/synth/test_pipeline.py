@@ -49,7 +49,7 @@ def problem(**changes: object) -> FunctionalProblem:
 
 
 SMALL = SynthOptions(budget=g.Budget(hypothesis=60, mutation=120, boundary=80, scale=6),
-                     mutants=12)
+                     mutants=12, cover=1)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_the_same_seed_gives_the_same_suite(backend: Backend) -> None:
     b = synthesize(backend, problem(), SMALL)
     assert [t.args for t in a.tests] == [t.args for t in b.tests]
     c = synthesize(backend, problem(), SynthOptions(
-        seed=1, budget=SMALL.budget, mutants=SMALL.mutants))
+        seed=1, budget=SMALL.budget, mutants=SMALL.mutants, cover=1))
     assert [t.args for t in c.tests] != [t.args for t in a.tests]
 
 
@@ -152,3 +152,14 @@ def test_a_crashing_generator_is_reported_and_the_others_go_on(
     assert result.report["generators_failed"] == {"hypothesis": "RuntimeError: strategy exploded"}
     assert "hypothesis" not in result.report["proposed"]
     assert result.report["selected"] > 0
+
+
+def test_a_budget_relative_to_the_existing_suite(backend: Backend) -> None:
+    options = SynthOptions(budget=SMALL.budget, mutants=12, max_ratio=0.1)
+    result = synthesize(backend, problem(), options, existing=60)
+    assert result.report["budget"] == 3  # a tenth of 60 tests, less the 3 seeds
+    assert len(result.tests) == 3
+    unlimited = synthesize(backend, problem(), SynthOptions(budget=SMALL.budget, mutants=12))
+    assert len(unlimited.tests) > 3
+    assert result.report["programs"]["killed_by_selected"] <= \
+        unlimited.report["programs"]["killed_by_selected"]
