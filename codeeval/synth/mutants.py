@@ -27,6 +27,11 @@ Operators (``OPERATORS``), in the order that decides which one owns a mutant two
   ``c - 1.0``/``0.0``; ``True`` <-> ``False``; a non-empty str or bytes -> empty.
 - SDL, statement deletion: an assignment (plain, augmented, annotated), an expression
   statement, ``break`` or ``continue`` -> ``pass`` (so no body is left empty).
+- GRD, guard removal: an ``if`` without ``else`` whose body ends in ``return``, ``raise``,
+  ``continue`` or ``break`` -> ``pass``: a check the program forgot, the most common way a
+  plausible program is wrong on edge cases.
+- COD, condition operand deletion: ``a and b`` / ``a or b`` -> ``a``, and -> ``b`` (one
+  part of a compound condition forgotten).
 
 Only code inside function bodies is mutated: module-level statements, decorators, default values
 and annotations are left alone, and so are docstrings (any statement that is a bare string) and
@@ -48,7 +53,8 @@ from codeeval.errors import InputError
 __all__ = ["OPERATORS", "Mutant", "make_mutants"]
 
 OPERATORS: tuple[str, ...] = (
-    "ROR", "AOR", "COR", "NEG", "IDX", "RNG", "BSR", "BCR", "UOI", "CRP", "SDL",
+    "ROR", "AOR", "COR", "NEG", "IDX", "RNG", "BSR", "BCR", "UOI", "CRP", "SDL", "GRD",
+    "COD",
 )
 """Every operator name, in priority order (see the module docstring)."""
 
@@ -334,8 +340,24 @@ def _sdl(s: _Slot) -> Iterator[_Candidate]:
         yield _cand("SDL", s, ast.Pass(), f"delete '{_short(n)}'")
 
 
+def _grd(s: _Slot) -> Iterator[_Candidate]:
+    n = s.node
+    if (isinstance(n, ast.If) and not n.orelse and s.index is not None and n.body
+            and isinstance(n.body[-1], ast.Return | ast.Raise | ast.Continue | ast.Break)):
+        yield _cand("GRD", s, ast.Pass(), f"remove the guard 'if {_short(n.test)}: ...'")
+
+
+def _cod(s: _Slot) -> Iterator[_Candidate]:
+    n = s.node
+    if isinstance(n, ast.BoolOp):
+        for i in range(len(n.values)):
+            rest = n.values[:i] + n.values[i + 1:]
+            new = rest[0] if len(rest) == 1 else ast.BoolOp(op=n.op, values=rest)
+            yield _cand("COD", s, new, f"drop '{_short(n.values[i])}' from '{_short(n)}'")
+
+
 _RULES: tuple[Callable[[_Slot], Iterator[_Candidate]], ...] = (
-    _ror, _aor, _cor, _neg, _idx, _rng, _bsr, _bcr, _uoi, _crp, _sdl,
+    _ror, _aor, _cor, _neg, _idx, _rng, _bsr, _bcr, _uoi, _crp, _sdl, _grd, _cod,
 )
 
 

@@ -393,3 +393,27 @@ def test_bad_input() -> None:
         make_mutants(BELOW_ZERO, limit=-1)
     assert make_mutants("X = 1 + 2\nprint(X)\n") == []
     assert make_mutants("") == []
+
+
+def test_guard_removal_and_condition_operand_deletion_model_forgotten_checks():
+    source = (
+        "def valid(date):\n"
+        "    if len(date) != 10:\n"
+        "        return False\n"
+        "    m = int(date[:2])\n"
+        "    if m < 1 or m > 12:\n"
+        "        return False\n"
+        "    return True\n"
+    )
+    mutants = {m.description: m for m in make_mutants(source)}
+    guard = mutants["remove the guard 'if len(date) != 10: ...'"]
+    assert guard.operator == "GRD"
+    ns: dict[str, object] = {}
+    exec(guard.source, ns)
+    assert ns["valid"]("06-04-202") is True  # the forgotten length check lets it through
+    drop = mutants["drop 'm < 1' from 'm < 1 or m > 12'"]
+    assert drop.operator == "COD"
+    ns = {}
+    exec(drop.source, ns)
+    assert ns["valid"]("00-04-2020") is True  # month 0 is no longer rejected
+    assert "drop 'm > 12' from 'm < 1 or m > 12'" in mutants
