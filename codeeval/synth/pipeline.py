@@ -316,11 +316,15 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     # 5. Measure: what each test kills.
     tests_args = list(seeds) + [c.args for c in kept_c]
     programs = _programs(problem, options)
-    kills, answers = _kill_sets(backend, problem, programs, tests_args, options)
+    kills, wrong_answers, reference = _kill_sets(backend, problem, programs, tests_args,
+                                                 options)
     every = covered(kills)
-    reqs = [set(k) for k in kills]
+    # A program killed only by crashes (an IndexError on an empty string, say) is also
+    # wanted killed by a wrong answer where some test does that: real wrong programs
+    # mostly answer wrongly rather than crash.
+    reqs = [k | {f"{n}#answer" for n in wa} for k, wa in zip(kills, wrong_answers, strict=True)]
     if options.features:
-        for i, answer in enumerate(answers):
+        for i, answer in enumerate(reference):
             if answer.returned:
                 reqs[i] |= features_of(tests_args[i], answer.value)
         for i, c in enumerate(kept_c, len(seeds)):
@@ -352,7 +356,7 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     report.data["programs"]["killed_by_selected"] = len(
         covered(kills[:len(seeds)] + [kills[len(seeds) + i] for i in chosen]))
     if options.features:
-        feats = [r - kills[i] for i, r in enumerate(reqs)]
+        feats = [{x for x in r if not x.startswith(("mutant:", "wrong:"))} for r in reqs]
         report.data["features"] = {
             "of_seeds": len(covered(feats[:len(seeds)])), "of_all_kept": len(covered(feats)),
             "of_selected": len(covered(feats[:len(seeds)] +
@@ -386,9 +390,11 @@ def _programs(problem: FunctionalProblem, options: SynthOptions) -> dict[str, st
 
 def _kill_sets(backend: Backend, problem: FunctionalProblem, programs: dict[str, str],
                tests: list[tuple[Any, ...]], options: SynthOptions
-               ) -> tuple[list[set[str]], list[Outcome]]:
-    """For each test, the names of the programs it kills; and the reference's answers."""
+               ) -> tuple[list[set[str]], list[set[str]], list[Outcome]]:
+    """For each test: the names of the programs it kills, and of those it kills by a wrong
+    answer (not a crash or a time-out); and the reference's answers."""
     kills: list[set[str]] = [set() for _ in tests]
+    answers: list[set[str]] = [set() for _ in tests]
     ref = _run(backend, problem, problem.reference, tests,
                [max(1.0, options.reference_time_s * 4)] * len(tests), options,
                max_restarts=50)
@@ -399,6 +405,9 @@ def _kill_sets(backend: Backend, problem: FunctionalProblem, programs: dict[str,
         for i, (o, r) in enumerate(zip(outs, ref, strict=True)):
             if not o.reached or not r.returned:
                 continue
-            if not o.returned or not correct(problem, tests[i], o.value, r.value):
+            if not o.returned:
                 kills[i].add(name)
-    return kills, ref
+            elif not correct(problem, tests[i], o.value, r.value):
+                kills[i].add(name)
+                answers[i].add(name)
+    return kills, answers, ref
