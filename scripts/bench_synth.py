@@ -53,6 +53,17 @@ def results(path: Path) -> dict[tuple[str, int], dict]:
     return out
 
 
+def provenance(synth_dir: Path, task_id: str, test: object) -> str:
+    """Where the synthesised problem's test number ``test`` came from."""
+    path = synth_dir / task_id.replace("/", "_") / "tests.jsonl"
+    if not isinstance(test, int) or not path.exists():
+        return "?"
+    lines = path.read_text().splitlines()
+    if test >= len(lines):
+        return "?"
+    return json.dumps(json.loads(lines[test]).get("provenance"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="/tmp/bench_synth")
@@ -154,9 +165,17 @@ def main() -> int:
           f"{100 * sum(synth_count.values()) / sum(he_count[t] for t in synth_count):.1f}%; "
           f"tasks over 10%: {len(over)} {over[:10]}")
     print(f"false rejections (plus accepts, synthesised rejects): {len(false_rejects)}")
+    kinds: collections.Counter[str] = collections.Counter()
     for (tid, idx), ff in false_rejects:
-        print(f"  {tid} #{idx}: {ff.get('reason')} | input {ff.get('input')} | expected "
-              f"{ff.get('expected')} | got {ff.get('got')}")
+        reason = str(ff.get("reason"))
+        kind = ("performance" if any(w in reason for w in ("time limit", "RecursionError",
+                                                            "memory")) else "answer")
+        kinds[kind] += 1
+        print(f"  {tid} #{idx} [{kind}]: {reason[:80]} | input {str(ff.get('input'))[:120]} | "
+              f"expected {str(ff.get('expected'))[:60]} | got {str(ff.get('got'))[:60]} | "
+              f"test from {provenance(synth_dir, tid, ff.get('test'))}")
+    print(f"  by kind: {dict(kinds)} (performance: a valid input the program is much slower "
+          f"on, or recurses deeper on, than the reference; answer: examine each)")
     print(f"missed subtle bugs: {len(missed)} in {len(per_task_missed)} tasks: "
           f"{dict(per_task_missed.most_common(20))}")
     for (tid, idx), ff in missed[:40]:

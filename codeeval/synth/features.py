@@ -62,6 +62,8 @@ def value_features(v: Any, depth: int = 0) -> set[str]:
                     "float=integral" if v.is_integer() else "float=fraction"}
             if v.is_integer():  # a whole float behaves like an int in many programs
                 out.add(f"float-int={sign}-{'even' if v % 2 == 0 else 'odd'}")
+            elif round(v, 2) != v:  # more precision than two decimals (rounding bugs)
+                out.add("float=fine")
             if v != 0 and abs(v) < 1e-6:
                 out.add("float=tiny")
     elif isinstance(v, str):

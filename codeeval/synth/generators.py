@@ -37,6 +37,8 @@ from typing import Any
 from codeeval.synth.shapes import ANY, Shape, Signature
 
 GENERATORS = ("hypothesis", "mutation", "boundary", "scale")
+#: Punctuation tried in strings once the seeds hold any.
+COMMON_PUNCTUATION = ".,!?;:'-"
 #: Pairs of edge values: the first this many edges of each of two arguments, together.
 PAIR_EDGES = 4
 #: Size control for integers: no generator goes beyond ``max(INT_FLOOR, INT_GROWTH x the
@@ -170,7 +172,7 @@ def _float_range(shape: Shape, size: int) -> tuple[float, float]:
 
 def _alphabet(shape: Shape) -> str:
     """The seeds' characters, widened to whole classes (a letter seen: every letter of both
-    cases, and the space); digits likewise; punctuation only as seen."""
+    cases, and the space; a digit: every digit; a punctuation mark: the common ones)."""
     seen = set(shape.domain.alphabet)
     chars = set(seen)
     for cls in (string.ascii_lowercase, string.ascii_uppercase, string.digits):
@@ -178,6 +180,8 @@ def _alphabet(shape: Shape) -> str:
             chars |= set(cls)
     if seen & set(string.ascii_letters):  # letters seen: both cases, and a space
         chars |= set(string.ascii_letters) | {" "}
+    if seen & set(string.punctuation):  # punctuation seen: the common marks too
+        chars |= set(COMMON_PUNCTUATION)
     if not chars:
         chars = set(string.ascii_lowercase + string.digits)
     return "".join(sorted(chars))
