@@ -501,10 +501,13 @@ def _too_big(value: Any, limit: int) -> bool:
 
 # -- boundary values -------------------------------------------------------------------
 
-def edges(shape: Shape, example: Any, cap: int = INT_FLOOR) -> list[tuple[Any, str]]:
+def edges(shape: Shape, example: Any, cap: int = INT_FLOOR, *,
+          hinted: bool = True) -> list[tuple[Any, str]]:
     """Edge values of ``shape`` (with names), built around one seed value ``example``;
     integers stay within ``cap``. A bool is an int to Python, but not where a top-level
-    integer argument is expected (it is tried inside collections of numbers instead)."""
+    integer argument is expected (it is tried inside collections of numbers instead).
+    Where no type hint fixes the argument's type (``hinted`` false), the empty value of
+    the other sequence types is an edge too."""
     out: list[tuple[Any, str]] = []
     d = shape.domain
     for kind in shape.kinds:
@@ -567,6 +570,14 @@ def edges(shape: Shape, example: Any, cap: int = INT_FLOOR) -> list[tuple[Any, s
             if isinstance(example, dict) and example:
                 k = next(iter(example))
                 out.append(({k: example[k]}, "dict-one"))
+    # The empty value of another sequence type ('' where a list goes, [] where a string
+    # goes) where only the seeds say what the argument is: a robustness edge, kept only
+    # where the problem's contract admits it. A hinted type is the contract's word.
+    kinds = set(shape.kinds)
+    if not hinted and kinds & {"list", "tuple", "str"}:
+        for other, name in (("", "str"), ([], "list"), ((), "tuple")):
+            if name not in kinds:
+                out.append((other, f"other-empty-{name}"))
     return out
 
 
@@ -585,7 +596,8 @@ def boundary(sig: Signature, seeds: Sequence[Sequence[Any]], seed: int,
     for si, s in enumerate(seeds):
         for j, value in enumerate(s):
             shape = sig.shapes[j] if j < len(sig.shapes) else ANY
-            found = edges(shape, value, cap)
+            found = edges(shape, value, cap,
+                          hinted=sig.hinted[j] if j < len(sig.hinted) else False)
             if si == 0:
                 per_arg.append(found)
             for edge, name in found:

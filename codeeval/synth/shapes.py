@@ -190,6 +190,8 @@ class Signature:
     names: tuple[str, ...]
     shapes: tuple[Shape, ...]
     returns: Shape = ANY
+    #: Per parameter: whether a type hint says what it is (else only the seeds do).
+    hinted: tuple[bool, ...] = ()
 
     def with_shapes(self, shapes: Sequence[Shape]) -> Signature:
         return replace(self, shapes=tuple(shapes))
@@ -209,9 +211,10 @@ def signature(source: str, entry_point: str) -> Signature | None:
     if found is None:
         return None
     params = found.args.posonlyargs + found.args.args
-    return Signature(names=tuple(p.arg for p in params),
-                     shapes=tuple(of_hint(p.annotation) for p in params),
-                     returns=of_hint(found.returns))
+    shapes = tuple(of_hint(p.annotation) for p in params)
+    return Signature(names=tuple(p.arg for p in params), shapes=shapes,
+                     returns=of_hint(found.returns),
+                     hinted=tuple(not sh.is_any for sh in shapes))
 
 
 def infer(source: str, entry_point: str, seeds: Sequence[Sequence[Any]]) -> Signature:
@@ -226,12 +229,14 @@ def infer(source: str, entry_point: str, seeds: Sequence[Sequence[Any]]) -> Sign
     names = list(hinted.names[:arity]) if hinted else []
     names += [f"arg{i}" for i in range(len(names), arity)]
     shapes: list[Shape] = []
+    typed: list[bool] = []
     for i in range(arity):
         seen = _join(of_value(s[i]) for s in seeds if len(s) > i)
         hint = hinted.shapes[i] if hinted and i < len(hinted.shapes) else ANY
         shapes.append(_refine(hint, seen))
+        typed.append(not hint.is_any)
     return Signature(names=tuple(names), shapes=tuple(shapes),
-                     returns=hinted.returns if hinted else ANY)
+                     returns=hinted.returns if hinted else ANY, hinted=tuple(typed))
 
 
 def _refine(hint: Shape, seen: Shape | None) -> Shape:

@@ -178,3 +178,21 @@ def test_no_bool_for_a_top_level_int_but_inside_lists():
     cands = g.generate("boundary", sig, seeds, 0, g.Budget())
     assert not any(isinstance(c.args[1], bool) for c in cands)
     assert any(any(isinstance(x, bool) for x in c.args[0]) for c in cands)
+
+
+def test_other_empty_sequences_only_where_no_hint_fixes_the_type():
+    unhinted = infer("def f(xs, s: str):\n    pass\n", "f", [([1, 2], "ab")])
+    assert unhinted.hinted == (False, True)
+    ops = {c.provenance["op"] for c in g.boundary(unhinted, [([1, 2], "ab")], seed=0,
+                                                   count=1000)}
+    assert "arg0:other-empty-str" in ops
+    assert "arg0:other-empty-tuple" in ops
+    assert not any(op.startswith("arg1:other-empty") for op in ops)
+    hinted = infer("from typing import List\ndef f(xs: List[int], s: str):\n    pass\n", "f",
+                   [([1, 2], "ab")])
+    assert hinted.hinted == (True, True)
+    ops = {c.provenance["op"] for c in g.boundary(hinted, [([1, 2], "ab")], seed=0,
+                                                   count=1000)}
+    assert not any("other-empty" in op for op in ops)
+    assert "arg0:list-empty" in ops
+    assert "arg1:str-empty" in ops
