@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +87,15 @@ def pool_suites(sources: Mapping[str, Sequence[tuple[Any, ...]]]) -> _Pool:
             order.append(index[key])
         suites[name] = order
     return _Pool(tests, suites)
+
+
+def suite_positions(order: Sequence[int], usable: Collection[int]) -> dict[int, int]:
+    """Each usable pooled test of a suite (pooled indices in suite order) -> its place
+    among them. A test a suite repeats counts once, at its first place (HumanEval+'s plus
+    inputs repeat some base inputs: their later copies must not move a test's place, which
+    AUC@N reads)."""
+    kept = [t for t in dict.fromkeys(order) if t in usable]
+    return {t: k for k, t in enumerate(kept)}
 
 
 def problem_quality(backend: Backend, problem: FunctionalProblem,
@@ -169,8 +178,8 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
                                  memory_mb=options.memory_mb)
     usable_set = set(usable)
     for sname, order in pool.suites.items():
-        kept = [t for t in order if t in usable_set]
-        position = {t: k for k, t in enumerate(kept)}
+        position = suite_positions(order, usable_set)
+        kept = list(position)
 
         def col(name: str, position: dict[int, int] = position) -> frozenset[int]:
             return frozenset(position[t] for t in rejects[name] if t in position)

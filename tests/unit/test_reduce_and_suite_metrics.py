@@ -84,3 +84,20 @@ def test_auc_trapezoid():
     assert auc([0.0, 1.0]) == 0.5
     assert auc([1.0, 1.0, 1.0]) == 1.0
     assert auc([0.5]) is None
+
+
+def test_a_test_repeated_in_a_suite_keeps_its_first_place():
+    from codeeval.synth.quality import pool_suites, suite_positions
+
+    base = [(1,), (2,)]
+    plus = [(1,), (2,), (3,), (1,), (2,)]  # plus repeats base inputs, as HumanEval+ does
+    pool = pool_suites({"base": base, "plus": plus})
+    assert pool.suites["plus"] == [0, 1, 2, 0, 1]
+    every = set(range(len(pool.tests)))
+    assert suite_positions(pool.suites["plus"], every) == {0: 0, 1: 1, 2: 2}
+    assert suite_positions(pool.suites["base"], every) == {0: 0, 1: 1}
+    # A test the reference cannot answer is left out; the others close up.
+    assert suite_positions(pool.suites["plus"], {1, 2}) == {1: 0, 2: 1}
+    # The first k tests of plus are base's: the same wrong programs are caught by then.
+    m = KillMatrix(3, {"w": frozenset({1})}, ("w",))
+    assert measure(m, auc_n=3).vacc_curve == (False, True, True)
