@@ -41,8 +41,15 @@ def add_parser(subs: Any) -> None:
                    help="port (default 8080; 0 picks a free one and prints it)")
     p.add_argument("--backend", help="namespace (default), docker, or local (unsafe)")
     cores = os.cpu_count() or 1
-    p.add_argument("--workers", type=int, default=2 * cores, metavar="N",
-                   help=f"programs scored at once (default: two per core, {2 * cores})")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help=f"programs scored at once (default: two per core, {2 * cores}; with "
+                        "--executor ray, two per CPU of the cluster)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where items run: local (default), or ray (each item a task on a Ray "
+                        "cluster; needs codeeval[ray]); problems and references stay here")
+    p.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="with --executor ray: the cluster to join (HOST:PORT, "
+                        "ray://HOST:PORT or auto; default: start a local Ray instance)")
     p.add_argument("--max-queue", type=int, default=1024, metavar="N",
                    help="items admitted beyond the workers before answering 429 (default 1024)")
     p.add_argument("--retries", type=int, default=1, metavar="N",
@@ -114,31 +121,50 @@ def handle(args: argparse.Namespace) -> int:
                          f"'codeeval[server]' ({e.name} is missing)") from None
     for flag, value, low in (("--workers", args.workers, 1), ("--max-queue", args.max_queue, 0),
                              ("--retries", args.retries, 0)):
-        if value < low:
+        if value is not None and value < low:
             raise InputError(f"{flag} must be at least {low}, got {value}")
+    if args.ray_address is not None and args.executor != "ray":
+        raise InputError("--ray-address needs --executor ray")
     if not args.deadline > 0:
         raise InputError(f"--deadline must be positive, got {args.deadline}")
     if not 0 <= args.port < 65536:
         raise InputError(f"--port {args.port} is not a port number")
     datasets = _datasets(args)
-    settings = config.settings()
-    # Keep a ready sandbox for every worker.
-    settings = dataclasses.replace(settings, prespawn=max(settings.prespawn, args.workers))
+    base = config.settings()
+    runner: Any = None
+    if args.executor == "ray":
+        from codeeval.distributed.ray_executor import RayExecutor, RayItemRunner
+
+        # Connect first: an unreachable cluster stops the server at once with one line.
+        runner = RayItemRunner(RayExecutor(args.ray_address, args.backend, base))
+        runner.start()
+    workers = args.workers or (runner.slots() if runner is not None
+                               else 2 * (os.cpu_count() or 1))
+    # Keep a ready sandbox for every worker (local items; references and /run_code).
+    settings = dataclasses.replace(base, prespawn=max(base.prespawn, workers))
     from codeeval.sandbox import open_backend
 
-    # Opened here, so that an unusable backend stops the server at once with one line.
-    backend = open_backend(args.backend, settings)
+    try:
+        # Opened here, so that an unusable backend stops the server at once with one line.
+        backend = open_backend(args.backend, settings)
+    except BaseException:
+        if runner is not None:
+            runner.close()
+        raise
     engine = Engine(datasets, lambda: backend,
-                    EngineConfig(workers=args.workers, max_queue=args.max_queue,
+                    EngineConfig(workers=workers, max_queue=args.max_queue,
                                  retries=args.retries, default_deadline_s=args.deadline,
                                  cache_dir=Path(settings.cache),
-                                 load_jobs=max(2, os.cpu_count() or 1)))
+                                 load_jobs=max(2, os.cpu_count() or 1)),
+                    **({"runner": runner} if runner is not None else {}))
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
     except OSError as e:
         backend.close()
+        if runner is not None:
+            runner.close()
         raise BackendUnavailable(f"cannot listen on {args.host}:{args.port}: {e}") from None
     host, port = sock.getsockname()[:2]
     app = create_app(engine, drain_timeout_s=args.drain_timeout)
@@ -146,10 +172,15 @@ def handle(args: argparse.Namespace) -> int:
         app, log_level="warning", access_log=False, lifespan="on",
         timeout_graceful_shutdown=int(args.drain_timeout) or None))
     names = ", ".join(f"{k} ({len(v)} problems)" for k, v in datasets.items()) or "none"
+    where = (f"; items on Ray, {runner.executor.cpus} CPUs" if runner is not None else "")
     print(f"codeeval: serving on http://{host}:{port} (datasets: {names}; "
-          f"{args.workers} workers)", file=sys.stderr, flush=True)
-    server.run(sockets=[sock])
-    sock.close()
+          f"{workers} workers{where})", file=sys.stderr, flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if runner is not None:
+            runner.close()
     if engine.state == "failed":
         print(f"codeeval: error: the server failed to start: {engine.error}", file=sys.stderr)
         return 1

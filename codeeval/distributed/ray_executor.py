@@ -15,6 +15,11 @@ running ``atexit`` handlers, so a worker's backend is not closed when Ray stops 
 worker; what it leaves (scratch directories, cgroups) is the kind the backend's sweeper
 removes, and its fork server exits when its control socket closes.
 
+The reward server fans out the same way (``codeeval serve --executor ray``):
+:class:`RayItemRunner` sends each item to the cluster as one Ray task holding half a CPU
+(two items per CPU, as the local engine runs two per core), with the problem and its
+expected outputs put in Ray's object store once per problem, not once per item.
+
 ``ray`` is imported only when an executor connects: ``import codeeval`` stays cheap.
 """
 
@@ -25,7 +30,7 @@ import logging
 import os
 import socket
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,6 +39,7 @@ from codeeval import config
 from codeeval.errors import BackendUnavailable, InputError, SandboxError
 from codeeval.sandbox.base import Backend
 from codeeval.score.executor import Unit, infra_row, score_unit
+from codeeval.score.items import ItemOptions, ItemOutcome, Prepared, score_item
 from codeeval.score.options import ScoreOptions
 
 RAY_MISSING = "--executor ray needs Ray: pip install 'codeeval[ray]'"
@@ -177,6 +183,11 @@ class RayExecutor:
                 with contextlib.suppress(ray.exceptions.RayError, ValueError, TypeError):
                     ray.cancel(ref, force=True)
 
+    @property
+    def cpus(self) -> int:
+        """The cluster's CPUs, as seen at connection (0 before)."""
+        return self._cpus
+
     def describe(self) -> dict[str, Any]:
         """Returns:
             ``{"executor": "ray", "ray": {nodes, cpus, batches, batches_retried,
@@ -184,6 +195,95 @@ class RayExecutor:
         """
         return {"executor": "ray", "ray": {"nodes": self._nodes, "cpus": self._cpus,
                                            **self._stats}}
+
+
+class RayItemRunner:
+    """The reward server's item runner on a Ray cluster (an
+    :data:`~codeeval.server.engine.ItemRunner`).
+
+    Each item is one Ray task (``cpus_per_item`` CPUs, half by default) that scores it on
+    its worker's own sandbox backend; the engine's threads wait for the answers. A task
+    that dies (worker or node lost) is sent once more; if that fails too, the item raises
+    :class:`~codeeval.errors.SandboxError`, which the engine reports as a retryable infra
+    error. An input error of the item (a suite the problem lacks) is raised as itself.
+    """
+
+    #: Problems whose object-store copy is kept (least recently used dropped first).
+    KEEP_PROBLEMS = 4096
+
+    def __init__(self, executor: RayExecutor, *, cpus_per_item: float = 0.5) -> None:
+        self.executor = executor
+        self._cpus_per_item = cpus_per_item
+        self._remote: Any = None
+        self._refs: OrderedDict[int, tuple[Prepared, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = {"items": 0, "items_retried": 0, "items_failed": 0}
+
+    def start(self) -> None:
+        """Connect to the cluster (see :meth:`RayExecutor.start`)."""
+        self.executor.start()
+        import ray
+
+        self._remote = ray.remote(num_cpus=self._cpus_per_item, max_retries=0)(_run_item)
+
+    def close(self) -> None:
+        """Drop the object-store copies and disconnect."""
+        with self._lock:
+            self._refs.clear()
+        self.executor.close()
+
+    def describe(self) -> dict[str, Any]:
+        """Returns:
+            ``{"executor": "ray", "ray": {nodes, cpus, items, items_retried,
+            items_failed}}``.
+        """
+        info = self.executor.describe()["ray"]
+        with self._lock:
+            return {"executor": "ray", "ray": {"nodes": info["nodes"], "cpus": info["cpus"],
+                                               **self.stats}}
+
+    def slots(self) -> int:
+        """Items the cluster runs at once."""
+        return max(1, int(self.executor.cpus / self._cpus_per_item))
+
+    def _ref(self, prepared: Prepared) -> Any:
+        import ray
+
+        with self._lock:
+            found = self._refs.get(id(prepared))
+            if found is not None and found[0] is prepared:
+                self._refs.move_to_end(id(prepared))
+                return found[1]
+            ref = ray.put(prepared)
+            self._refs[id(prepared)] = (prepared, ref)
+            while len(self._refs) > self.KEEP_PROBLEMS:
+                self._refs.popitem(last=False)
+            return ref
+
+    def __call__(self, backend: Backend, prepared: Prepared, program: str, language: str,
+                 options: ItemOptions) -> ItemOutcome:
+        del backend  # the item runs on its Ray worker's own backend
+        if self._remote is None:
+            self.start()
+        import ray
+
+        ex = self.executor
+        reason = ""
+        for attempt in range(2):
+            ref = self._remote.remote(self._ref(prepared), program, language, options,
+                                      ex._backend_name, ex._settings,
+                                      attempt < ex._crash_attempts)
+            try:
+                outcome: ItemOutcome = ray.get(ref)
+            except ray.exceptions.RayError as e:
+                reason = _task_failure(e)
+                with self._lock:
+                    self.stats["items_retried" if attempt == 0 else "items_failed"] += 1
+                continue
+            with self._lock:
+                self.stats["items"] += 1
+            return outcome
+        raise SandboxError(f"Ray task failed twice: {reason}")
 
 
 def batches(units: Sequence[Unit], size: int) -> list[list[Unit]]:
@@ -222,6 +322,16 @@ def _worker_backend(name: str | None, settings: config.Settings) -> Backend:
             _worker = None
         _worker = ((name, settings), open_backend(name, settings))
         return _worker[1]
+
+
+def _run_item(prepared: Prepared, program: str, language: str, options: ItemOptions,
+              backend_name: str | None, settings: config.Settings, crash: bool
+              ) -> ItemOutcome:
+    """One Ray task: score one server item on this worker's backend."""
+    if crash:  # test hook: the worker process dies mid-item
+        os._exit(70)
+    return score_item(_worker_backend(backend_name, settings), prepared, program,
+                      language=language, options=options)
 
 
 def _run_batch(units: list[Unit], options: ScoreOptions, backend_name: str | None,

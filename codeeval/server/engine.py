@@ -180,6 +180,8 @@ class Engine:
             "datasets": sorted(self.datasets)}
         if self.backend is not None:
             report["backend"] = self.backend.describe()
+        describe = getattr(self.runner, "describe", None)
+        report["executor"] = describe() if callable(describe) else {"executor": "local"}
         if self.error:
             report["error"] = self.error
         return report

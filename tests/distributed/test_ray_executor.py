@@ -283,3 +283,35 @@ def test_missing_ray_is_an_install_hint(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip() == ("codeeval: error: --executor ray needs Ray: "
                                    "pip install 'codeeval[ray]'")
+
+
+@pytest.mark.slow
+@needs_ray
+def test_server_fans_items_out_to_ray_with_the_local_answers(tmp_path: Path) -> None:
+    """``codeeval serve --executor ray``: each item a Ray task, the same answers as the
+    local executor; Ray and every sandbox gone after SIGTERM (the reaper checks)."""
+    _backend("namespace")
+    done = run_reaped([sys.executable, "-m", "tests.distributed.serve_ray_check"],
+                      env={**os.environ, "CODEEVAL_CACHE": str(tmp_path / "cache")})
+    assert done.returncode != LEFT_BEHIND, done.stderr
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+
+    def answers(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [(r["verdict"], r["reward"], r["passed"], r["total"],
+                 (r["error"] or {}).get("kind")) for r in body["results"]]
+
+    local, ray = out["local"], out["ray"]
+    assert (local["status"], ray["status"], local["exit"], ray["exit"]) == (200, 200, 0, 0)
+    assert answers(ray["body"]) == answers(local["body"])
+    assert [a[0] for a in answers(ray["body"])] == ["AC", "WA", "TLE", "RE", None, "AC", "WA"]
+    assert answers(ray["body"])[4][4] == "bad_item"  # an item's own error, not a Ray failure
+    assert answers(ray["fraction"]) == answers(local["fraction"])
+    assert 0 < ray["fraction"]["results"][1]["reward"] < 1
+    assert local["executor"] == {"executor": "local"}
+    assert ray["executor"]["executor"] == "ray"
+    assert ray["executor"]["ray"]["nodes"] == 1
+    # 6 items scored in the first request (the bad suite is raised back as the item's
+    # input error, on the cluster) + 2 in the second
+    assert ray["executor"]["ray"]["items"] == 8
+    assert ray["executor"]["ray"]["items_failed"] == 0
