@@ -33,6 +33,7 @@ program sooner than three forks would.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.resources
 import json
 import os
@@ -109,7 +110,7 @@ class ForkServer:
         if any(env.get(k) != v for k, v in self.env.items()) or any(
                 k.startswith(_STARTUP_VARIABLES) for k in env.keys() - self.env.keys()):
             return False
-        return {os.path.realpath(p) for p in job.runtime_paths} <= self.runtime_paths
+        return _real_paths(tuple(job.runtime_paths)) <= self.runtime_paths
 
     def submit(self, fds: Sequence[int]) -> None:
         """Hand one run's fds to the server (starting or restarting it as needed).
@@ -388,3 +389,10 @@ class ForkTree(ProcessTree):
             self._slot = None
             if handed_over:
                 self._server.release()
+
+
+@functools.lru_cache(maxsize=64)
+def _real_paths(paths: tuple[str, ...]) -> frozenset[str]:
+    """The resolved ``paths`` (every run of a harness asks about the same few: resolving
+    them each time cost several per cent of a busy server's CPU)."""
+    return frozenset(os.path.realpath(p) for p in paths)
