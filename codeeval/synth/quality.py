@@ -4,8 +4,10 @@ For each call-based problem, the tests of every suite compared (the dataset's ow
 plus suites of another problem set with the same task ids, such as ``codeeval synth``'s
 output) are pooled and deduplicated. The canonical reference answers every pooled test in
 the sandbox (tests it fails on are left out and reported), then every program runs on
-every pooled test (:func:`codeeval.harness.outcomes.run_inputs`, going on after failures),
-which gives one kill matrix per problem; each suite's metrics
+every pooled test (:func:`codeeval.harness.outcomes.run_inputs`, going on after failures;
+each suite's own tests with their own budget of restarts after time-outs and crashes, so
+that a program hopeless on one suite's inputs still meets the next suite's), which gives
+one kill matrix per problem; each suite's metrics
 (:mod:`codeeval.grading.suite_metrics`) are read off its own columns, in its own order.
 
 Programs and their labels:
@@ -25,7 +27,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,8 @@ class QualityOptions:
 class _Pool:
     tests: list[tuple[Any, ...]]
     suites: dict[str, list[int]]  # suite -> pooled test indices, in suite order
+    #: ``[lo, hi)`` of the pooled tests each suite added first, in suite order.
+    segments: list[tuple[int, int]] = field(default_factory=list)
 
 
 def pool_suites(sources: Mapping[str, Sequence[tuple[Any, ...]]]) -> _Pool:
@@ -74,8 +78,10 @@ def pool_suites(sources: Mapping[str, Sequence[tuple[Any, ...]]]) -> _Pool:
     tests: list[tuple[Any, ...]] = []
     index: dict[str, int] = {}
     suites: dict[str, list[int]] = {}
+    segments: list[tuple[int, int]] = []
     for name, inputs in sources.items():
         order = []
+        lo = len(tests)
         for args in inputs:
             try:
                 key = canonical_key(args)
@@ -86,7 +92,9 @@ def pool_suites(sources: Mapping[str, Sequence[tuple[Any, ...]]]) -> _Pool:
                 tests.append(tuple(args))
             order.append(index[key])
         suites[name] = order
-    return _Pool(tests, suites)
+        if len(tests) > lo:
+            segments.append((lo, len(tests)))
+    return _Pool(tests, suites, segments)
 
 
 def suite_positions(order: Sequence[int], usable: Collection[int]) -> dict[int, int]:
@@ -135,25 +143,27 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
             programs[f"mutant:{m.id}"] = ("mutant", m.source)
     rejects: dict[str, set[int]] = {}
     unreached: dict[str, set[int]] = {}
-    first_reject: dict[str, dict[str, Any]] = {}
-    inputs = [pool.tests[i] for i in usable]
+    failures: dict[str, dict[int, Any]] = {}  # program -> rejecting test -> its outcome
+    # Each suite's own tests run with their own restart budget: a program that times out
+    # again and again on one suite's inputs must still meet the next suite's.
+    parts = [[t for t in usable if lo <= t < hi] for lo, hi in pool.segments]
+    parts = [part for part in parts if part]
     for name, (_, code) in programs.items():
-        outs = run_inputs(backend, code, problem.entry_point, inputs,
-                          [limits[i] for i in usable], memory_mb=options.memory_mb,
-                          digest_over=digest_threshold(problem),
-                          max_restarts=options.max_restarts)
+        ran: list[tuple[int, Any]] = []
+        for part in parts:
+            outs = run_inputs(backend, code, problem.entry_point,
+                              [pool.tests[t] for t in part], [limits[t] for t in part],
+                              memory_mb=options.memory_mb,
+                              digest_over=digest_threshold(problem),
+                              max_restarts=options.max_restarts)
+            ran += zip(part, outs, strict=True)
         rej, miss = set(), set()
-        for j, o in enumerate(outs):
-            t = usable[j]
+        for t, o in ran:
             if not o.reached:
                 miss.add(t)
             elif not o.returned or not correct(problem, pool.tests[t], o.value, ref[t].value):
                 rej.add(t)
-                if name not in first_reject:
-                    first_reject[name] = {"input": describe(pool.tests[t]),
-                                          "expected": describe(ref[t].value),
-                                          "got": describe(o.value) if o.returned
-                                          else f"{o.verdict}: {o.error}"}
+                failures.setdefault(name, {})[t] = o
         rejects[name], unreached[name] = rej, miss
     # Labels: references are right, known-wrong programs wrong, samples as the truth says.
     labels: dict[str, str] = {}
@@ -191,7 +201,8 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
         entry: dict[str, Any] = {"quality": q, "metrics": q.to_json()}
         falsely = [n for n in right if matrix.rejects[n]]
         entry["metrics"]["false_rejections"] = [
-            {"program": n, **first_reject.get(n, {})} for n in falsely[:20]]
+            {"program": n, **_first_failure(problem, pool, ref, kept, failures[n])}
+            for n in falsely[:20]]
         mutants = [n for n, (k, _) in programs.items() if k == "mutant"]
         if mutants:
             killed = sum(1 for n in mutants if col(n))
@@ -202,6 +213,16 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
             entry["metrics"]["branch_coverage"] = statements.branch_rate(kept)
         out["suites"][sname] = entry
     return out
+
+
+def _first_failure(problem: FunctionalProblem, pool: _Pool, ref: Sequence[Any],
+                   kept: Sequence[int], failed: Mapping[int, Any]) -> dict[str, Any]:
+    """The first test of a suite (its pooled tests ``kept``, in order) that a program
+    fails, as input, expected and actual answer."""
+    t = next(t for t in kept if t in failed)
+    o = failed[t]
+    return {"input": describe(pool.tests[t]), "expected": describe(ref[t].value),
+            "got": describe(o.value) if o.returned else f"{o.verdict}: {o.error}"}
 
 
 Progress = Callable[[int, int, str], None]

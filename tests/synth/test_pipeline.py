@@ -163,3 +163,26 @@ def test_a_budget_relative_to_the_existing_suite(backend: Backend) -> None:
     assert len(unlimited.tests) > 3
     assert result.report["programs"]["killed_by_selected"] <= \
         unlimited.report["programs"]["killed_by_selected"]
+
+
+def test_suite_quality_reaches_every_suite_past_a_hopeless_one(backend: Backend) -> None:
+    """A sample that times out on every input of one suite still meets the next suite's
+    tests (each suite's own tests have their own restart budget)."""
+    from codeeval.synth.quality import QualityOptions, problem_quality
+
+    p = FunctionalProblem(task_id="t/ident", prompt="def f(x):\n", entry_point="f",
+                          reference="def f(x):\n    return x\n",
+                          suites={"base": ((1,),), "plus": ((1,), (2,), (3,), (4,), (5,))})
+    hangs_then_wrong = ("def f(x):\n    if 2 <= x <= 5:\n        while True:\n"
+                        "            pass\n    return -1 if x == 6 else x\n")
+    suites = {"base": [(1,)], "plus": [(1,), (2,), (3,), (4,), (5,)], "synth": [(1,), (6,)]}
+    report = problem_quality(backend, p, suites, [hangs_then_wrong],
+                             QualityOptions(suites=("base", "plus", "synth"), truth="base",
+                                            time_floor_s=0.2, max_restarts=1))
+    synth = report["suites"]["synth"]["metrics"]
+    # base accepts the sample (so it is labelled correct); synth's own test rejects it
+    assert synth["correct"] == 2
+    assert synth["falsely_rejected"] == 1
+    assert synth["false_rejections"][0]["input"] == "(6,)"
+    plus = report["suites"]["plus"]["metrics"]
+    assert plus["falsely_rejected"] == 1  # the time-outs, on the inputs it reached

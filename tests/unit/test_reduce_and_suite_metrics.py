@@ -101,3 +101,11 @@ def test_a_test_repeated_in_a_suite_keeps_its_first_place():
     # The first k tests of plus are base's: the same wrong programs are caught by then.
     m = KillMatrix(3, {"w": frozenset({1})}, ("w",))
     assert measure(m, auc_n=3).vacc_curve == (False, True, True)
+
+
+def test_each_suite_adds_its_own_segment_of_the_pool():
+    from codeeval.synth.quality import pool_suites
+
+    pool = pool_suites({"base": [(1,), (2,)], "plus": [(1,), (2,), (3,), (4,)],
+                        "synth": [(1,), (2,), (5,)], "same": [(1,)]})
+    assert pool.segments == [(0, 2), (2, 4), (4, 5)]  # "same" adds nothing
