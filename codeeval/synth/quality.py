@@ -201,7 +201,7 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
         entry: dict[str, Any] = {"quality": q, "metrics": q.to_json()}
         falsely = [n for n in right if matrix.rejects[n]]
         entry["metrics"]["false_rejections"] = [
-            {"program": n, **_first_failure(problem, pool, ref, kept, failures[n])}
+            {"program": n, **_first_failure(pool, ref, kept, failures[n])}
             for n in falsely[:20]]
         mutants = [n for n, (k, _) in programs.items() if k == "mutant"]
         if mutants:
@@ -215,8 +215,8 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
     return out
 
 
-def _first_failure(problem: FunctionalProblem, pool: _Pool, ref: Sequence[Any],
-                   kept: Sequence[int], failed: Mapping[int, Any]) -> dict[str, Any]:
+def _first_failure(pool: _Pool, ref: Sequence[Any], kept: Sequence[int],
+                   failed: Mapping[int, Any]) -> dict[str, Any]:
     """The first test of a suite (its pooled tests ``kept``, in order) that a program
     fails, as input, expected and actual answer."""
     t = next(t for t in kept if t in failed)
