@@ -18,12 +18,20 @@ import ctypes.util
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 from codeeval.errors import SandboxCrashed
 from codeeval.model.run import FileSpec
 from codeeval.sandbox import runid
+
+#: Held while this process has an executable file open for writing, and while it starts a
+#: child process. A child forked by another thread inherits every open descriptor until it
+#: execs (or closes them); if one of them is an executable being written, running that
+#: executable meanwhile fails with ETXTBSY ("Text file busy"), which would look like the
+#: program's own failure. The same lock as Go's ``syscall.ForkLock``, for the same reason.
+SPAWN_LOCK = threading.Lock()
 
 _MS_NOSUID = 2
 _MS_NODEV = 4
@@ -119,15 +127,17 @@ class Workdir:
                         if chown:
                             os.chown(d, uid, gid)
                 mode = 0o755 if spec.executable else 0o644
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-                try:
-                    view = memoryview(spec.content)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    if chown:
-                        os.fchown(fd, uid, gid)
-                finally:
-                    os.close(fd)
+                with SPAWN_LOCK if spec.executable else contextlib.nullcontext():
+                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, mode)
+                    try:
+                        view = memoryview(spec.content)
+                        while view:
+                            view = view[os.write(fd, view):]
+                        if chown:
+                            os.fchown(fd, uid, gid)
+                    finally:
+                        os.close(fd)
         except OSError as e:
             raise SandboxCrashed(f"cannot place files in {self.path}: {e}") from e
 

@@ -62,3 +62,28 @@ def test_run_ids_and_staleness() -> None:
     assert not is_stale("run-1-0")  # init is alive
     assert not is_stale("etc")
     assert not is_stale("run-x-1")
+
+
+def test_executables_are_written_under_the_spawn_lock(tmp_path: Path) -> None:
+    """While an executable is open for writing no child may be started (a child forked
+    meanwhile would hold it open and make running it fail with 'Text file busy');
+    other files do not wait for the lock."""
+    import threading
+
+    from codeeval.model.run import FileSpec
+    from codeeval.sandbox.workdir import SPAWN_LOCK
+
+    wd = Workdir(tmp_path, tmp_path, mounted=False)
+    uid, gid = os.geteuid(), os.getegid()
+    with SPAWN_LOCK:
+        wd.place({"data.txt": FileSpec(b"x")}, uid, gid)  # not blocked
+        writer = threading.Thread(
+            target=wd.place, args=({"main": FileSpec(b"\x7fELF", executable=True)}, uid, gid))
+        writer.start()
+        writer.join(0.3)
+        assert writer.is_alive()  # waits for the lock
+        assert not (tmp_path / "main").exists()
+    writer.join(10)
+    assert not writer.is_alive()
+    assert (tmp_path / "main").read_bytes() == b"\x7fELF"
+    assert os.stat(tmp_path / "main").st_mode & 0o111

@@ -303,11 +303,12 @@ class NamespaceBackend(Backend):
                               slot)
             stdin, stdout, stderr = pipes.child_stdio
             try:
-                popen = subprocess.Popen(
-                    argv, stdin=stdin, stdout=stdout, stderr=stderr,
-                    pass_fds=[*theirs, *pipes.child_pass_fds],
-                    env=config.host_environment_for_tools(), start_new_session=True,
-                    close_fds=True)
+                with workdir.SPAWN_LOCK:
+                    popen = subprocess.Popen(
+                        argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                        pass_fds=[*theirs, *pipes.child_pass_fds],
+                        env=config.host_environment_for_tools(), start_new_session=True,
+                        close_fds=True)
             except OSError as e:
                 raise SandboxCrashed(f"cannot start bubblewrap: {e}") from e
             tree.pid = popen.pid
