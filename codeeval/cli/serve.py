@@ -135,50 +135,46 @@ def handle(args: argparse.Namespace) -> int:
     if args.executor == "ray":
         from codeeval.distributed.ray_executor import RayExecutor, RayItemRunner
 
-        # Connect first: an unreachable cluster stops the server at once with one line.
         runner = RayItemRunner(RayExecutor(args.ray_address, args.backend, base))
-        runner.start()
-    workers = args.workers or (runner.slots() if runner is not None
-                               else 2 * (os.cpu_count() or 1))
-    # Keep a ready sandbox for every worker (local items; references and /run_code).
-    settings = dataclasses.replace(base, prespawn=max(base.prespawn, workers))
-    from codeeval.sandbox import open_backend
-
     try:
+        if runner is not None:
+            # Connect first: an unreachable cluster stops the server at once with one line.
+            runner.start()
+        workers = args.workers or (runner.slots() if runner is not None
+                                   else 2 * (os.cpu_count() or 1))
+        # Keep a ready sandbox for every worker (local items; references and /run_code).
+        settings = dataclasses.replace(base, prespawn=max(base.prespawn, workers))
+        from codeeval.sandbox import open_backend
+
         # Opened here, so that an unusable backend stops the server at once with one line.
         backend = open_backend(args.backend, settings)
-    except BaseException:
-        if runner is not None:
-            runner.close()
-        raise
-    engine = Engine(datasets, lambda: backend,
-                    EngineConfig(workers=workers, max_queue=args.max_queue,
-                                 retries=args.retries, default_deadline_s=args.deadline,
-                                 cache_dir=Path(settings.cache),
-                                 load_jobs=max(2, os.cpu_count() or 1)),
-                    **({"runner": runner} if runner is not None else {}))
-    try:
-        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((args.host, args.port))
-    except OSError as e:
-        backend.close()
-        if runner is not None:
-            runner.close()
-        raise BackendUnavailable(f"cannot listen on {args.host}:{args.port}: {e}") from None
-    host, port = sock.getsockname()[:2]
-    app = create_app(engine, drain_timeout_s=args.drain_timeout)
-    server = _graceful_server(uvicorn)(uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on",
-        timeout_graceful_shutdown=int(args.drain_timeout) or None))
-    names = ", ".join(f"{k} ({len(v)} problems)" for k, v in datasets.items()) or "none"
-    where = (f"; items on Ray, {runner.executor.cpus} CPUs" if runner is not None else "")
-    print(f"codeeval: serving on http://{host}:{port} (datasets: {names}; "
-          f"{workers} workers{where})", file=sys.stderr, flush=True)
-    try:
-        server.run(sockets=[sock])
+        engine = Engine(datasets, lambda: backend,
+                        EngineConfig(workers=workers, max_queue=args.max_queue,
+                                     retries=args.retries, default_deadline_s=args.deadline,
+                                     cache_dir=Path(settings.cache),
+                                     load_jobs=max(2, os.cpu_count() or 1)),
+                        **({"runner": runner} if runner is not None else {}))
+        try:
+            sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((args.host, args.port))
+        except OSError as e:
+            backend.close()
+            raise BackendUnavailable(f"cannot listen on {args.host}:{args.port}: {e}") from None
+        host, port = sock.getsockname()[:2]
+        app = create_app(engine, drain_timeout_s=args.drain_timeout)
+        server = _graceful_server(uvicorn)(uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on",
+            timeout_graceful_shutdown=int(args.drain_timeout) or None))
+        names = ", ".join(f"{k} ({len(v)} problems)" for k, v in datasets.items()) or "none"
+        where = f"; items on Ray, {runner.executor.cpus} CPUs" if runner is not None else ""
+        print(f"codeeval: serving on http://{host}:{port} (datasets: {names}; "
+              f"{workers} workers{where})", file=sys.stderr, flush=True)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
     finally:
-        sock.close()
         if runner is not None:
             runner.close()
     if engine.state == "failed":

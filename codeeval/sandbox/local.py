@@ -19,7 +19,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -90,10 +89,9 @@ class LocalBackend(Backend):
                     "--", *job.command]
             stdin, stdout, stderr = pipes.child_stdio
             try:
-                with workdir.SPAWN_LOCK:
-                    popen = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
-                                             pass_fds=pipes.child_pass_fds, env=env, cwd=work,
-                                             start_new_session=True, close_fds=True)
+                popen = workdir.spawn(argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                                      pass_fds=pipes.child_pass_fds, env=env, cwd=work,
+                                      start_new_session=True, close_fds=True)
             except OSError as e:
                 raise SandboxCrashed(f"cannot start {argv[0]}: {e}") from e
             tree.pid = popen.pid

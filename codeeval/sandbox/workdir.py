@@ -18,9 +18,11 @@ import ctypes.util
 import os
 import shutil
 import stat
+import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from codeeval.errors import SandboxCrashed
 from codeeval.model.run import FileSpec
@@ -32,6 +34,17 @@ from codeeval.sandbox import runid
 #: executable meanwhile fails with ETXTBSY ("Text file busy"), which would look like the
 #: program's own failure. The same lock as Go's ``syscall.ForkLock``, for the same reason.
 SPAWN_LOCK = threading.Lock()
+
+
+def spawn(argv: Sequence[str], **popen_args: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(argv, **popen_args)``, started under :data:`SPAWN_LOCK` (it
+    returns once the child has exec'd, so the child holds none of our descriptors after).
+
+    Raises:
+        OSError: as ``Popen`` does.
+    """
+    with SPAWN_LOCK:
+        return subprocess.Popen(argv, **popen_args)
 
 _MS_NOSUID = 2
 _MS_NODEV = 4

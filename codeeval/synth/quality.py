@@ -36,7 +36,7 @@ from codeeval.errors import InputError, SandboxError
 from codeeval.grading.suite_metrics import KillMatrix, measure, summarise
 from codeeval.harness import coverage as cov
 from codeeval.harness.functional import correct, describe, digest_threshold
-from codeeval.harness.outcomes import NotLoaded, run_inputs
+from codeeval.harness.outcomes import NotLoaded, Outcome, run_inputs
 from codeeval.harness.values import ProtocolError
 from codeeval.sandbox.base import Backend
 from codeeval.score.references import materialise
@@ -141,15 +141,14 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
     if options.mutants:
         for m in make_mutants(problem.reference, limit=options.mutants, seed=options.seed):
             programs[f"mutant:{m.id}"] = ("mutant", m.source)
-    rejects: dict[str, set[int]] = {}
+    rejects: dict[str, dict[int, Outcome]] = {}  # program -> rejecting test -> its outcome
     unreached: dict[str, set[int]] = {}
-    failures: dict[str, dict[int, Any]] = {}  # program -> rejecting test -> its outcome
     # Each suite's own tests run with their own restart budget: a program that times out
     # again and again on one suite's inputs must still meet the next suite's.
     parts = [[t for t in usable if lo <= t < hi] for lo, hi in pool.segments]
     parts = [part for part in parts if part]
     for name, (_, code) in programs.items():
-        ran: list[tuple[int, Any]] = []
+        ran: list[tuple[int, Outcome]] = []
         for part in parts:
             outs = run_inputs(backend, code, problem.entry_point,
                               [pool.tests[t] for t in part], [limits[t] for t in part],
@@ -157,13 +156,13 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
                               digest_over=digest_threshold(problem),
                               max_restarts=options.max_restarts)
             ran += zip(part, outs, strict=True)
-        rej, miss = set(), set()
+        rej: dict[int, Outcome] = {}
+        miss: set[int] = set()
         for t, o in ran:
             if not o.reached:
                 miss.add(t)
             elif not o.returned or not correct(problem, pool.tests[t], o.value, ref[t].value):
-                rej.add(t)
-                failures.setdefault(name, {})[t] = o
+                rej[t] = o
         rejects[name], unreached[name] = rej, miss
     # Labels: references are right, known-wrong programs wrong, samples as the truth says.
     labels: dict[str, str] = {}
@@ -172,7 +171,7 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
             truth = set(pool.suites.get(options.truth or "", []))
             if not truth:
                 continue
-            if rejects[name] & truth:
+            if rejects[name].keys() & truth:
                 labels[name] = "wrong"
             elif not unreached[name] & truth:
                 labels[name] = "correct"
@@ -201,7 +200,7 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
         entry: dict[str, Any] = {"quality": q, "metrics": q.to_json()}
         falsely = [n for n in right if matrix.rejects[n]]
         entry["metrics"]["false_rejections"] = [
-            {"program": n, **_first_failure(pool, ref, kept, failures[n])}
+            {"program": n, **_first_failure(pool, ref, kept, rejects[n])}
             for n in falsely[:20]]
         mutants = [n for n, (k, _) in programs.items() if k == "mutant"]
         if mutants:
@@ -216,7 +215,7 @@ def problem_quality(backend: Backend, problem: FunctionalProblem,
 
 
 def _first_failure(pool: _Pool, ref: Sequence[Any], kept: Sequence[int],
-                   failed: Mapping[int, Any]) -> dict[str, Any]:
+                   failed: Mapping[int, Outcome]) -> dict[str, Any]:
     """The first test of a suite (its pooled tests ``kept``, in order) that a program
     fails, as input, expected and actual answer."""
     t = next(t for t in kept if t in failed)

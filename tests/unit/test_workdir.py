@@ -87,3 +87,24 @@ def test_executables_are_written_under_the_spawn_lock(tmp_path: Path) -> None:
     assert not writer.is_alive()
     assert (tmp_path / "main").read_bytes() == b"\x7fELF"
     assert os.stat(tmp_path / "main").st_mode & 0o111
+
+
+def test_children_are_started_under_the_spawn_lock() -> None:
+    import threading
+
+    from codeeval.sandbox.workdir import SPAWN_LOCK, spawn
+
+    started: list[int] = []
+
+    def start() -> None:
+        proc = spawn(["true"])
+        started.append(proc.wait())
+
+    with SPAWN_LOCK:
+        starter = threading.Thread(target=start)
+        starter.start()
+        starter.join(0.3)
+        assert starter.is_alive()  # waits for the lock
+        assert started == []
+    starter.join(10)
+    assert started == [0]

@@ -59,7 +59,6 @@ import dataclasses
 import os
 import resource
 import shutil
-import subprocess
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -303,12 +302,11 @@ class NamespaceBackend(Backend):
                               slot)
             stdin, stdout, stderr = pipes.child_stdio
             try:
-                with workdir.SPAWN_LOCK:
-                    popen = subprocess.Popen(
-                        argv, stdin=stdin, stdout=stdout, stderr=stderr,
-                        pass_fds=[*theirs, *pipes.child_pass_fds],
-                        env=config.host_environment_for_tools(), start_new_session=True,
-                        close_fds=True)
+                popen = workdir.spawn(
+                    argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                    pass_fds=[*theirs, *pipes.child_pass_fds],
+                    env=config.host_environment_for_tools(), start_new_session=True,
+                    close_fds=True)
             except OSError as e:
                 raise SandboxCrashed(f"cannot start bubblewrap: {e}") from e
             tree.pid = popen.pid

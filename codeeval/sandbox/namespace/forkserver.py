@@ -182,12 +182,11 @@ class ForkServer:
                        "seccomp.bpf", ",".join(PRELOAD),
                        *(f"warm/{i}={name}" for i, name in enumerate(warm))]
             try:
-                with workdir.SPAWN_LOCK:
-                    popen = subprocess.Popen(
-                        self._argv(work.path, command, info_w), stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                        pass_fds=[child.fileno(), info_w],
-                        env=config.host_environment_for_tools(), start_new_session=True)
+                popen = workdir.spawn(
+                    self._argv(work.path, command, info_w), stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    pass_fds=[child.fileno(), info_w], env=config.host_environment_for_tools(),
+                    start_new_session=True)
             except OSError as e:
                 os.close(info_r)
                 raise SandboxCrashed(f"cannot start the fork server: {e}") from e
