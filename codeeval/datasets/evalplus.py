@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from codeeval import pyast
 from codeeval.datasets import mbpp_rules
 from codeeval.datasets.jsonl import json_objects, read_lines
 from codeeval.datasets.problem import ORACLE_EQUAL, ORACLE_POLY_ROOT, FunctionalProblem, digest
@@ -51,7 +52,7 @@ def contract_validator(reference: str, entry_point: str, contract: str) -> str |
     entry point.
     """
     try:
-        tree = ast.parse(reference)
+        tree = pyast.parse(reference)
     except SyntaxError:
         return None
     func = next((n for n in tree.body if isinstance(n, ast.FunctionDef)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codeeval.errors import InputError
+from codeeval.pyast import PARSE_LOCK
 
 MISSING = "--static needs radon and bandit: pip install 'codeeval[static]'"
 #: Findings listed per program; the counts always cover all of them.
@@ -173,18 +174,19 @@ def analyse(code: str) -> dict[str, Any]:
         InputError: radon or bandit is not installed, or bandit has an unsupported API.
     """
     tools = _tools()
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError) as e:
-        return _failed(SYNTAX_ERROR + _describe(e))
-    except RecursionError:
-        return _failed(SYNTAX_ERROR + "too deeply nested to parse")
-    try:
-        return {**_radon(tools, code, tree), "bandit": _bandit(tools, code), "error": None}
-    except RecursionError:
-        return _failed("analysis failed: too deeply nested")
-    except Exception as e:  # the analysers' bugs on one odd program must not stop a run
-        return _failed(f"analysis failed: {type(e).__name__}: {_describe(e)}")
+    with PARSE_LOCK:  # radon and bandit parse too (see codeeval.pyast)
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError) as e:
+            return _failed(SYNTAX_ERROR + _describe(e))
+        except RecursionError:
+            return _failed(SYNTAX_ERROR + "too deeply nested to parse")
+        try:
+            return {**_radon(tools, code, tree), "bandit": _bandit(tools, code), "error": None}
+        except RecursionError:
+            return _failed("analysis failed: too deeply nested")
+        except Exception as e:  # the analysers' bugs on one odd program must not stop a run
+            return _failed(f"analysis failed: {type(e).__name__}: {_describe(e)}")
 
 
 def _failed(error: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from codeeval import pyast
 from codeeval.datasets.problem import FunctionalProblem, Problem, StdioProblem
 from codeeval.errors import UnknownLanguageError
 from codeeval.harness.functional import longest_suite
@@ -98,7 +99,7 @@ def signature(problem: FunctionalProblem) -> tuple[str, int | None, int | None]:
     it takes (least, most); ``None`` where that cannot be told (no such function, ``*args``).
     """
     try:
-        tree = ast.parse(problem.reference)
+        tree = pyast.parse(problem.reference)
     except SyntaxError:
         tree = ast.Module(body=[], type_ignores=[])
     for node in ast.walk(tree):

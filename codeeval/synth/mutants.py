@@ -48,6 +48,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
+from codeeval import pyast
 from codeeval.errors import InputError
 
 __all__ = ["OPERATORS", "Mutant", "make_mutants"]
@@ -429,7 +430,7 @@ def _parse(source: str) -> ast.Module:
         raise InputError(f"source does not compile: line {exc.lineno}: {exc.msg}") from None
     except ValueError as exc:
         raise InputError(f"source does not compile: {exc}") from None
-    return ast.parse(source)
+    return pyast.parse(source)
 
 
 def _spread(mutants: list[Mutant], limit: int, seed: int) -> list[Mutant]:

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from codeeval import pyast
+
 #: Kinds of values a shape can describe.
 SCALARS = ("none", "bool", "int", "float", "str")
 COLLECTIONS = ("list", "tuple", "set", "dict")
@@ -146,7 +148,7 @@ def of_hint(node: ast.expr | None) -> Shape:
         return Shape(("none",))
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         try:  # a string annotation: "List[int]"
-            return of_hint(ast.parse(node.value, mode="eval").body)
+            return of_hint(pyast.parse_expression(node.value).body)
         except SyntaxError:
             return ANY
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # int | None
@@ -201,7 +203,7 @@ def signature(source: str, entry_point: str) -> Signature | None:
     """The hinted signature of ``entry_point`` in ``source`` (its last definition), or
     ``None`` when the source does not parse or does not define it."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return None
     found: ast.FunctionDef | ast.AsyncFunctionDef | None = None
