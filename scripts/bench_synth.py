@@ -114,6 +114,7 @@ def main() -> int:
         return (row["suites"].get(suite) or row["suites"]["base"])["verdict"]
 
     subtle = caught = 0
+    wrong = wrong_base = wrong_synth = lost = 0  # every completion the plus suite rejects
     false_rejects = []
     per_task_subtle: collections.Counter[str] = collections.Counter()
     per_task_missed: collections.Counter[str] = collections.Counter()
@@ -126,6 +127,11 @@ def main() -> int:
             continue
         plus_ok = verdict(t, "plus") == "AC"
         synth_ok = verdict(s, "synth") == "AC"
+        if not plus_ok:
+            wrong += 1
+            wrong_base += verdict(t, "base") != "AC"
+            wrong_synth += not synth_ok
+            lost += verdict(t, "base") != "AC" and synth_ok
         if verdict(t, "base") == "AC" and not plus_ok:
             subtle += 1
             per_task_subtle[key[0]] += 1
@@ -146,7 +152,9 @@ def main() -> int:
     for tid in tasks:
         per = report["per_problem"].get(tid, {})
         if per.get("status") in ("done", "reused"):
-            synth_count[tid] = per.get("seeds", 0) + per.get("selected", 0)
+            # With --reduce-seeds the suite holds only the seeds reduction kept.
+            synth_count[tid] = per.get("seeds_kept", per.get("seeds", 0)) + \
+                per.get("selected", 0)
     ratios = [synth_count[t] / he_count[t] for t in synth_count]
     over = [t for t in synth_count if synth_count[t] > 0.1 * he_count[t]]
     print()
@@ -155,6 +163,11 @@ def main() -> int:
     print(f"subtle bugs (pass base, fail plus): {subtle} in {len(per_task_subtle)} tasks")
     if subtle:
         print(f"  rejected by base + synthesised: {caught} = {100 * caught / subtle:.1f}%")
+    if wrong:
+        print(f"every completion plus rejects: {wrong}; base rejects {wrong_base} = "
+              f"{100 * wrong_base / wrong:.1f}%, the synthesised suite {wrong_synth} = "
+              f"{100 * wrong_synth / wrong:.1f}%; base rejects but the synthesised suite "
+              f"accepts: {lost} (only with --reduce-seeds can it be more than 0)")
     print(f"tests per task: synthesised suite (base + synth) mean "
           f"{statistics.mean(synth_count.values()):.1f}, median "
           f"{statistics.median(synth_count.values()):.0f}, max {max(synth_count.values())}; "

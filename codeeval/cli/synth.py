@@ -58,6 +58,11 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--max-ratio", type=float, default=None, metavar="R",
                    help="at most R x the size of the dataset's largest suite per problem, "
                         "seeds included (e.g. 0.1: a tenth of HumanEval+'s tests)")
+    p.add_argument("--reduce-seeds", action="store_true",
+                   help="let the existing tests compete with the synthesised ones instead of "
+                        "keeping them all; --max-tests and --max-ratio then count the whole "
+                        "suite, which holds wherever the existing tests alone exceed it. The "
+                        "written problems have one suite, synth, of the chosen tests")
     p.add_argument("--cover", type=int, default=4, metavar="K",
                    help="tests that should kill each mutant / wrong program and reach each "
                         "input/output class (default 4)")
@@ -122,6 +127,8 @@ def handle(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} {value}: must be at least {least}")
     if args.max_tests is not None and args.max_tests < 0:
         raise InputError(f"--max-tests {args.max_tests}: must be at least 0")
+    if args.reduce_seeds and args.no_reduce:
+        raise InputError("--reduce-seeds and --no-reduce: reducing the seeds is reducing")
     if args.max_ratio is not None and args.max_ratio <= 0:
         raise InputError(f"--max-ratio {args.max_ratio}: must be positive")
     if "hypothesis" in names:
@@ -138,7 +145,7 @@ def handle(args: argparse.Namespace) -> int:
     options = SynthOptions(generators=names, seed=args.seed, budget=budget,
                            reference_time_s=args.reference_time, mutants=args.mutants,
                            reduce=not args.no_reduce, max_tests=args.max_tests,
-                           max_ratio=args.max_ratio,
+                           max_ratio=args.max_ratio, reduce_seeds=args.reduce_seeds,
                            cover=args.cover, features=not args.no_features)
     problems = _load_problems(args)
     if args.problems:
@@ -179,7 +186,8 @@ def handle(args: argparse.Namespace) -> int:
             print(f"codeeval: {tid}: {r.get('kind')}: {r.get('why')}", file=sys.stderr)
     print(f"synthesised {totals.get('problems', 0)} problems into {out}: "
           f"{totals.get('selected', 0)} tests kept of {totals.get('proposed', 0)} proposed "
-          f"({totals.get('kept_before_reduction', 0)} valid); of "
+          f"({totals.get('kept_before_reduction', 0)} valid), beside "
+          f"{totals.get('seeds_kept', 0)} of the {totals.get('seeds', 0)} existing tests; of "
           f"{totals.get('programs_mutants', 0)} mutants and "
           f"{totals.get('programs_known_wrong', 0)} known-wrong programs, the seeds kill "
           f"{totals.get('programs_killed_by_seeds', 0)}, with the synthesised tests "

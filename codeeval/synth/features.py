@@ -13,6 +13,13 @@ Boundary values are classes of their own: every edge case the boundary generator
 
 Features are plain strings such as ``in0:len=2-5`` or ``out:sign=neg``; they are
 requirements for :func:`codeeval.synth.reduce.greedy_cover` like killed mutants are.
+
+Size is a class too, of a different kind: a program that is right but needlessly slow
+(exponential recursion, trial division up to n, a cubic loop) fails only on the inputs on
+which a right program has the most to do, and no mutant of the reference models that. So
+the test on which the reference does the most work (:data:`STRESS`) is a requirement that
+outweighs all others, and the test with the largest value of each argument is one of the
+ordinary kind (``stress:in0``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 _PUNCT = set(string.punctuation)
+#: The requirement the heaviest test meets ...
+STRESS = "stress"
+#: ... and its weight in reduction: more than every other requirement together, so that a
+#: budget of one test spends it there.
+STRESS_WEIGHT = 1e6
 
 
 def _length(n: int) -> str:
@@ -125,3 +137,46 @@ def alone(kills: Sequence[set[str]]) -> list[set[str]]:
     """For each test, ``alone:NAME`` when it kills exactly one program: a test that checks
     one condition in isolation, which tests that kill many at once do not replace."""
     return [{f"alone:{next(iter(k))}"} if len(k) == 1 else set() for k in kills]
+
+
+def magnitude(v: Any, depth: int = 0) -> float:
+    """How large a value is, to find an argument's largest value: a number's absolute value,
+    a string's length, a collection's items counted at every level (numbers in it count
+    one each, not their values)."""
+    if v is None or isinstance(v, bool):
+        return 0.0
+    if isinstance(v, int):
+        return 2.0 ** 1000 if v.bit_length() > 1000 else float(abs(v))
+    if isinstance(v, float | complex):
+        a = abs(v)
+        return a if math.isfinite(a) else 0.0
+    if isinstance(v, str | bytes):
+        return float(len(v))
+    if isinstance(v, list | tuple | set | frozenset | dict):
+        items = list(v.values()) if isinstance(v, dict) else list(v)
+        inner = 0.0
+        if depth < 3:
+            inner = sum(magnitude(x, depth + 1) for x in items
+                        if isinstance(x, str | bytes | list | tuple | set | frozenset | dict))
+        return float(len(items)) + inner
+    return 0.0
+
+
+def stress(tests: Sequence[Sequence[Any]], work: Sequence[float]) -> list[set[str]]:
+    """For each test, the size requirements it meets: :data:`STRESS` for the one the
+    reference worked hardest on (``work``: its count of executed lines; ties go to the
+    larger input, then the earlier test), ``stress:inJ`` for the one with argument J's
+    largest value (ties go to the earlier test)."""
+    out: list[set[str]] = [set() for _ in tests]
+    if not tests:
+        return out
+    sizes = [[magnitude(a) for a in args] for args in tests]
+    heaviest = max(range(len(tests)), key=lambda i: (work[i], sum(sizes[i]), -i))
+    out[heaviest].add(STRESS)
+    arity = max(len(s) for s in sizes)
+    for j in range(arity):
+        having = [i for i in range(len(tests)) if len(sizes[i]) > j]
+        largest = max(having, key=lambda i: (sizes[i][j], -i))
+        if sizes[largest][j] > 0:
+            out[largest].add(f"stress:in{j}")
+    return out

@@ -46,9 +46,10 @@ from codeeval.harness.functional import (
 )
 from codeeval.harness.outcomes import NotLoaded, Outcome, run_inputs
 from codeeval.harness.values import ProtocolError, encode
+from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
 from codeeval.synth import generators as gen
-from codeeval.synth.features import alone, edge_class, features_of
+from codeeval.synth.features import STRESS, STRESS_WEIGHT, alone, edge_class, features_of, stress
 from codeeval.synth.mutants import make_mutants
 from codeeval.synth.reduce import covered, greedy_cover
 from codeeval.synth.shapes import infer
@@ -59,6 +60,34 @@ def __codeeval_validate__(*args):
     validate(*args)
     return True
 """
+# Counts the lines of the reference's own code (its module's functions) a call executes: a
+# measure of work that, unlike a time, is the same on every run and every machine.
+_WORK = """
+
+def __codeeval_work__(*args):
+    import sys
+    module = globals()
+    count = [0]
+
+    def line(frame, event, arg):
+        if event == "line":
+            count[0] += 1
+            if count[0] >= {cap}:
+                return None
+        return line
+
+    def call(frame, event, arg):
+        return line if frame.f_globals is module and count[0] < {cap} else None
+
+    sys.settrace(call)
+    try:
+        {entry}(*args)
+    finally:
+        sys.settrace(None)
+    return count[0]
+"""
+#: Lines counted at most per call (beyond it, every test is as heavy as the next).
+WORK_CAP = 1_000_000
 #: How many examples of each kind of dropped input a report shows.
 EXAMPLES = 3
 
@@ -80,6 +109,9 @@ class SynthOptions:
         reduce: choose a reduced suite (else every kept input is written).
         max_tests: at most this many synthesised tests per problem after reduction.
         max_ratio: at most this fraction of the dataset's largest suite, seeds included.
+        reduce_seeds: the existing tests compete with the synthesised ones instead of
+            staying whole, and budgets count the whole suite, so a cap holds even where the
+            existing tests alone exceed it; the written problem then has one suite.
         cover: how many tests should kill each mutant / wrong program (multi-cover).
         features: reduction also keeps a test of every input/output class the kept inputs
             reach (:mod:`codeeval.synth.features`), not only of every kill.
@@ -96,6 +128,7 @@ class SynthOptions:
     reduce: bool = True
     max_tests: int | None = None
     max_ratio: float | None = None
+    reduce_seeds: bool = False
     cover: int = 4
     features: bool = True
     memory_mb: int = 4096
@@ -204,6 +237,72 @@ def propose(problem: FunctionalProblem, options: SynthOptions,
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The suite reduction chose: ``seeds``, the existing tests it holds (all of them unless
+    :attr:`SynthOptions.reduce_seeds`), and ``tests``, the candidates added, in the order
+    chosen; ``budget`` is the cap it worked under (``None``: none)."""
+
+    seeds: list[int]
+    tests: list[int]
+    budget: int | None
+    reduced_seeds: bool
+
+    @property
+    def seeds_written(self) -> list[int]:
+        """The seeds the synthesised suite holds as tests of its own: with reduced seeds,
+        the chosen ones (the written problem then has no other suite); else none (they
+        stay in their own suites, which the synthesised one extends)."""
+        return self.seeds if self.reduced_seeds else []
+
+    def describe(self, data: dict[str, Any], provenance: Sequence[dict[str, Any]]) -> None:
+        """Record the selection in a problem's report."""
+        data["budget"] = self.budget
+        data["selected"] = len(self.tests)
+        if self.reduced_seeds:
+            data["seeds_kept"] = len(self.seeds)
+        data["selected_by_generator"] = dict(Counter(
+            provenance[i].get("generator", "?") for i in self.tests))
+
+
+def select(options: SynthOptions, seed_reqs: Sequence[set[str]],
+           cand_reqs: Sequence[set[str]], *, existing: int, seed_cost: Sequence[float],
+           cand_cost: Sequence[float]) -> Selection:
+    """Reduce: the seeds stay and the candidates that add most are chosen, within
+    :func:`tests_budget`; with ``options.reduce_seeds`` the seeds are candidates like the
+    others and the budget counts the whole suite."""
+    weight = {STRESS: STRESS_WEIGHT}
+    if not options.reduce_seeds:
+        budget = tests_budget(options, len(seed_reqs), existing)
+        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover, budget=budget,
+                              cost=cand_cost, weight=weight) if options.reduce \
+            else list(range(len(cand_reqs)))[:budget]
+        return Selection(list(range(len(seed_reqs))), chosen, budget, False)
+    budget = tests_budget(options, 0, existing)
+    if budget is not None:
+        budget = max(1, budget)
+    n = len(seed_reqs)
+    chosen = greedy_cover([*seed_reqs, *cand_reqs], k=options.cover, budget=budget,
+                          cost=[*seed_cost, *cand_cost], weight=weight)
+    if not chosen and n:  # nothing tells the tests apart: one is still a suite
+        chosen = [0]
+    return Selection(sorted(i for i in chosen if i < n), [i - n for i in chosen if i >= n],
+                     budget, True)
+
+
+def original_provenance(problem: Problem, index: int) -> dict[str, Any]:
+    """The provenance of the problem's existing test number ``index``."""
+    return dict(problem.provenance.get(index, {})) or {"generator": "original"}
+
+
+def existing_tests(problem: Problem, options: SynthOptions) -> tuple[Any, ...]:
+    """The existing tests reduction starts from: the base suite (or the only one); with
+    ``options.reduce_seeds``, every existing test, since the chosen suite replaces them."""
+    if options.reduce_seeds:
+        return tuple(longest_suite(problem))
+    return tuple(problem.suites.get("base") or longest_suite(problem))
+
+
 def tests_budget(options: SynthOptions, seeds: int, existing: int) -> int | None:
     """How many synthesised tests a problem may get: ``max_tests``, and with ``max_ratio``
     at most ``max_ratio x existing`` tests in all, seeds included (``None``: no limit)."""
@@ -230,7 +329,7 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
         raise InputError(f"{problem.task_id}: no reference solution: synthesis needs one "
                          f"to compute expected outputs")
     report = Report(problem.task_id)
-    seeds = tuple(tuple(a) for a in (problem.suites.get("base") or longest_suite(problem)))
+    seeds = tuple(tuple(a) for a in existing_tests(problem, options))
     failed: dict[str, str] = {}
     proposed = propose(problem, options, failed) + list(extra)
     if failed:
@@ -331,6 +430,9 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
             reqs[i] |= edge_class(c.provenance)
         for i, pure in enumerate(alone(kills)):
             reqs[i] |= pure
+        work = _work(backend, problem, tests_args, options)
+        for i, big in enumerate(stress(tests_args, work)):
+            reqs[i] |= big
     seed_reqs = reqs[:len(seeds)]
     cand_reqs = reqs[len(seeds):]
     report.data["programs"] = {
@@ -342,25 +444,20 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     report.lap("measure")
 
     # 6. Reduce.
-    budget = tests_budget(options, len(seeds), existing)
-    if options.reduce:
-        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover, budget=budget,
-                              cost=[float(_size(c.args)) for c in kept_c])
-    else:
-        chosen = list(range(len(kept_c)))[:budget]
-    report.data["budget"] = budget
-    final = [SynthTest(kept_c[i].args, kept_c[i].provenance) for i in chosen]
-    report.data["selected"] = len(final)
-    report.data["selected_by_generator"] = dict(Counter(t.provenance.get("generator", "?")
-                                                        for t in final))
+    sel = select(options, seed_reqs, cand_reqs, existing=existing,
+                 seed_cost=[float(_size(a)) for a in seeds],
+                 cand_cost=[float(_size(c.args)) for c in kept_c])
+    final = [SynthTest(seeds[i], original_provenance(problem, i)) for i in sel.seeds_written] + \
+        [SynthTest(kept_c[i].args, kept_c[i].provenance) for i in sel.tests]
+    sel.describe(report.data, [c.provenance for c in kept_c])
     report.data["programs"]["killed_by_selected"] = len(
-        covered(kills[:len(seeds)] + [kills[len(seeds) + i] for i in chosen]))
+        covered([kills[i] for i in sel.seeds] + [kills[len(seeds) + i] for i in sel.tests]))
     if options.features:
         feats = [{x for x in r if not x.startswith(("mutant:", "wrong:"))} for r in reqs]
         report.data["features"] = {
             "of_seeds": len(covered(feats[:len(seeds)])), "of_all_kept": len(covered(feats)),
-            "of_selected": len(covered(feats[:len(seeds)] +
-                                       [feats[len(seeds) + i] for i in chosen]))}
+            "of_selected": len(covered([feats[i] for i in sel.seeds] +
+                                       [feats[len(seeds) + i] for i in sel.tests]))}
     report.lap("reduce")
     return SynthResult(problem, seeds, final, report.to_json())
 
@@ -374,6 +471,29 @@ def _run(backend: Backend, problem: FunctionalProblem, code: str, inputs: list[A
                       memory_mb=options.memory_mb, digest_over=digest_threshold(problem),
                       max_restarts=max_restarts, must_load=must_load,
                       total_cpu_s=total_cpu_s)
+
+
+def _work(backend: Backend, problem: FunctionalProblem, tests: list[tuple[Any, ...]],
+          options: SynthOptions) -> list[float]:
+    """The reference's work on each test: the lines of its own code it executes, up to
+    :data:`WORK_CAP` (a test it times out on under the tracer counts as the cap; one it
+    fails on, as nothing)."""
+    code = problem.reference + _WORK.format(cap=WORK_CAP, entry=problem.entry_point)
+    limit = max(2.0, 20 * options.reference_time_s)
+    try:
+        outs = run_inputs(backend, code, "__codeeval_work__", tests, [limit] * len(tests),
+                          memory_mb=options.memory_mb, max_restarts=5, total_cpu_s=30.0)
+    except NotLoaded:
+        return [0.0] * len(tests)
+    work = []
+    for o in outs:
+        if o.returned and isinstance(o.value, int):
+            work.append(float(o.value))
+        elif o.verdict is Verdict.TLE:
+            work.append(float(WORK_CAP))
+        else:
+            work.append(0.0)
+    return work
 
 
 def _programs(problem: FunctionalProblem, options: SynthOptions) -> dict[str, str]:

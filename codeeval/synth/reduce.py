@@ -1,24 +1,26 @@
 """Suite reduction: greedy set cover over what each test distinguishes.
 
 Each test is described by the set of *requirements* it meets: the mutants and known-wrong
-programs it kills (``mutant:ID``, ``wrong:NAME``) and the branches of the reference it
-covers (``arc:FROM>TO``). Reduction keeps the tests that must stay (the original ones)
-and adds, one at a time, the test that meets the most requirements still short of ``k``
-tests each; ties go to the cheaper test, then the earlier one. It stops when no test adds
-anything or the budget is spent. Greedy set cover is within a factor ln(n) of the smallest
-cover, and it keeps every requirement the full suite meets (when the budget allows), so
-the reduced suite kills every mutant and wrong program the full one kills.
+programs it kills (``mutant:ID``, ``wrong:NAME``), and the input/output classes it is of
+(:mod:`codeeval.synth.features`). Reduction keeps the tests that must stay (the original
+ones) and adds, one at a time, the test that meets the most requirements still short of
+``k`` tests each (a requirement may weigh more than one: see ``weight``); ties go to the
+cheaper test, then the earlier one. It stops when no test adds anything or the budget is
+spent. Greedy set cover is within a factor ln(n) of the smallest cover, and it keeps every
+requirement the full suite meets (when the budget allows), so the reduced suite kills
+every mutant and wrong program the full one kills.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 
 def greedy_cover(tests: Sequence[Collection[str]], *, keep: Sequence[Collection[str]] = (),
                  k: int = 1, budget: int | None = None,
-                 cost: Sequence[float] | None = None) -> list[int]:
+                 cost: Sequence[float] | None = None,
+                 weight: Mapping[str, float] | None = None) -> list[int]:
     """Indices of ``tests`` to add to the kept ones, in the order chosen.
 
     Args:
@@ -27,6 +29,8 @@ def greedy_cover(tests: Sequence[Collection[str]], *, keep: Sequence[Collection[
         k: how many tests each requirement should have (multi-cover), at least 1.
         budget: at most this many tests chosen (``None``: no limit).
         cost: a tie-breaker per test (smaller wins), e.g. the size of its input.
+        weight: what meeting a requirement is worth (default 1): a heavy requirement is met
+            first, which matters when the budget is too small to meet them all.
 
     Raises:
         ValueError: ``k`` < 1, or ``cost`` does not match ``tests``.
@@ -49,7 +53,8 @@ def greedy_cover(tests: Sequence[Collection[str]], *, keep: Sequence[Collection[
     while left and (budget is None or len(chosen) < budget):
         best, best_key = -1, None
         for i in left:
-            gain = sum(1 for r in sets[i] if have[r] < want[r])
+            gain = sum(1.0 if weight is None else weight.get(r, 1.0)
+                       for r in sets[i] if have[r] < want[r])
             if gain == 0:
                 continue
             key = (-gain, cost[i] if cost is not None else 0.0, i)

@@ -108,7 +108,9 @@ def synth_all(problems: Sequence[Problem], backend: Backend, out_dir: Path,
             raise last
         if llm_report:
             result.report["llm"] = llm_report
-        write_problem(out_dir, result, key=key, suites=suites)
+        # With reduced seeds the synthesised suite holds the existing tests it chose, and
+        # the others are not written (a suite holds every test of the suites before it).
+        write_problem(out_dir, result, key=key, suites={} if options.reduce_seeds else suites)
         return {"status": "done"} | result.report
 
     done = 0
@@ -169,6 +171,7 @@ def _totals(reports: Any) -> dict[str, Any]:
         totals["proposed"] += sum(r.get("proposed", {}).values())
         totals["kept_before_reduction"] += r.get("kept_before_reduction", 0)
         totals["selected"] += r.get("selected", 0)
+        totals["seeds_kept"] += r.get("seeds_kept", r.get("seeds", 0))
         programs = r.get("programs", {})
         for k in ("mutants", "known_wrong", "killed_by_seeds", "killed_by_all_kept",
                   "killed_by_selected"):

@@ -32,7 +32,7 @@ from typing import Any
 from codeeval.datasets.problem import StdioProblem
 from codeeval.errors import InputError
 from codeeval.harness import inputs as problem_inputs
-from codeeval.harness.functional import ReferenceFailed, longest_suite
+from codeeval.harness.functional import ReferenceFailed
 from codeeval.harness.outcomes import NotLoaded, run_inputs
 from codeeval.harness.program import Prepared, prepare, run_prepared
 from codeeval.harness.stdio import run_one
@@ -41,10 +41,19 @@ from codeeval.languages.registry import PYTHON, get_language
 from codeeval.model.run import Limits, RunStatus
 from codeeval.model.verdict import Verdict
 from codeeval.sandbox.base import Backend
+from codeeval.synth.features import stress
 from codeeval.synth.generators import Candidate
 from codeeval.synth.mutants import make_mutants
-from codeeval.synth.pipeline import Report, SynthOptions, SynthResult, SynthTest, tests_budget
-from codeeval.synth.reduce import covered, greedy_cover
+from codeeval.synth.pipeline import (
+    Report,
+    SynthOptions,
+    SynthResult,
+    SynthTest,
+    existing_tests,
+    original_provenance,
+    select,
+)
+from codeeval.synth.reduce import covered
 
 _VALIDATE_TEXT = """
 
@@ -152,7 +161,7 @@ def synthesize_stdio(backend: Backend, problem: StdioProblem, options: SynthOpti
     if not problem.reference.strip():
         raise InputError(f"{problem.task_id}: no reference solution: synthesis needs one")
     report = Report(problem.task_id)
-    seeds = tuple(problem.suites.get("base") or longest_suite(problem))
+    seeds = existing_tests(problem, options)
     proposed: list[Candidate] = []
     budget = options.budget
     if problem.validator is not None and "mutation" in options.generators:
@@ -271,26 +280,24 @@ def synthesize_stdio(backend: Backend, problem: StdioProblem, options: SynthOpti
             spent += max(options.mutant_time_s, all_times[i])
             if verdict is not Verdict.AC:
                 kills[i].add(name)
-    seed_reqs, cand_reqs = kills[:len(seeds)], kills[len(seeds):]
+    # The longest input stands for the heaviest (see features.stress); times are too noisy.
+    reqs = [k | big for k, big in zip(kills, stress([(t,) for t in tests], [0.0] * len(tests)),
+                                      strict=True)]
+    seed_reqs, cand_reqs = reqs[:len(seeds)], reqs[len(seeds):]
     report.data["programs"] = {
         "mutants": sum(1 for n in programs if n.startswith("mutant:")),
         "known_wrong": sum(1 for n in programs if n.startswith("wrong:")),
-        "killed_by_seeds": len(covered(seed_reqs)),
+        "killed_by_seeds": len(covered(kills[:len(seeds)])),
         "killed_by_all_kept": len(covered(kills)),
         "never_killed": sorted(set(programs) - covered(kills))[:50]}
     report.lap("measure")
-    limit = tests_budget(options, len(seeds), existing)
-    if options.reduce:
-        chosen = greedy_cover(cand_reqs, keep=seed_reqs, k=options.cover, budget=limit,
-                              cost=[float(len(c.args[0])) for c in kept_c])
-    else:
-        chosen = list(range(len(kept_c)))[:limit]
-    report.data["budget"] = limit
-    final = [SynthTest(kept_c[i].args, kept_c[i].provenance) for i in chosen]
-    report.data["selected"] = len(final)
-    report.data["selected_by_generator"] = dict(Counter(t.provenance.get("generator", "?")
-                                                        for t in final))
+    sel = select(options, seed_reqs, cand_reqs, existing=existing,
+                 seed_cost=[float(len(s)) for s in seeds],
+                 cand_cost=[float(len(c.args[0])) for c in kept_c])
+    final = [SynthTest((seeds[i],), original_provenance(problem, i)) for i in sel.seeds_written] + \
+        [SynthTest(kept_c[i].args, kept_c[i].provenance) for i in sel.tests]
+    sel.describe(report.data, [c.provenance for c in kept_c])
     report.data["programs"]["killed_by_selected"] = len(
-        covered(list(seed_reqs) + [cand_reqs[i] for i in chosen]))
+        covered([kills[i] for i in sel.seeds] + [kills[len(seeds) + i] for i in sel.tests]))
     report.lap("reduce")
     return SynthResult(problem, tuple((s,) for s in seeds), final, report.to_json())

@@ -8,6 +8,8 @@ import pytest
 from codeeval.datasets.problem import FunctionalProblem
 from codeeval.errors import InputError
 from codeeval.harness.functional import ReferenceFailed
+from codeeval.harness.outcomes import run_inputs
+from codeeval.model.verdict import Verdict
 from codeeval.sandbox import Backend
 from codeeval.synth import generators as g
 from codeeval.synth.generators import Candidate
@@ -186,3 +188,49 @@ def test_suite_quality_reaches_every_suite_past_a_hopeless_one(backend: Backend)
     assert synth["false_rejections"][0]["input"] == "(6,)"
     plus = report["suites"]["plus"]["metrics"]
     assert plus["falsely_rejected"] == 1  # the time-outs, on the inputs it reached
+
+
+FIB = '''
+def fib(n: int) -> int:
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+'''
+# Right, but exponential: only a large n tells it apart, and no mutant is slow.
+SLOW_FIB = '''
+def fib(n: int) -> int:
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+'''
+
+
+def fib_problem() -> FunctionalProblem:
+    return FunctionalProblem(task_id="t/fib", prompt="", entry_point="fib", reference=FIB,
+                             suites={"base": ((1,), (5,), (10,), (12,))},
+                             validator="def validate(n):\n    assert n >= 0\n",
+                             known_wrong=(("slow.py", SLOW_FIB),))
+
+
+def test_one_test_is_spent_on_the_heaviest_input(backend: Backend) -> None:
+    """With room for one test, reduction picks the input the reference works hardest on,
+    which is the one that exposes a right but exponential program."""
+    options = SynthOptions(budget=SMALL.budget, mutants=12, max_tests=1)
+    result = synthesize(backend, fib_problem(), options)
+    [test] = result.tests
+    assert result.report["kept_before_reduction"] > 1
+    assert test.args[0] >= 1000, test  # a scaled input, not one of the small ones
+    [slow] = run_inputs(backend, SLOW_FIB, "fib", [test.args], [1.0])
+    assert slow.verdict in (Verdict.TLE, Verdict.RE)  # out of time, or of stack
+
+
+def test_reduced_seeds_compete_and_the_cap_holds(backend: Backend) -> None:
+    """With reduce_seeds the cap counts the whole suite: here 10% of 40 tests is 4, which
+    the 4 seeds alone would fill, and the suite still gets its heaviest test."""
+    options = SynthOptions(budget=SMALL.budget, mutants=12, max_ratio=0.1, reduce_seeds=True)
+    result = synthesize(backend, fib_problem(), options, existing=40)
+    assert result.report["budget"] == 4
+    assert len(result.tests) == 4 == result.report["seeds_kept"] + result.report["selected"]
+    assert max(t.args[0] for t in result.tests) >= 1000
+    originals = [t for t in result.tests if t.provenance == {"generator": "original"}]
+    assert len(originals) == result.report["seeds_kept"] < 4
+    assert all(t.args in fib_problem().suites["base"] for t in originals)

@@ -104,10 +104,41 @@ def test_suite_quality_side_by_side(synthesised: Path, tmp_path: Path,
     assert "auc@5" in synth
 
 
+def test_reduced_seeds_write_one_suite_within_the_cap(tmp_path: Path) -> None:
+    """--reduce-seeds --max-ratio: every problem's suite, existing tests included, fits the
+    cap, and it is written as the one suite 'synth', which scores."""
+    out = tmp_path / "compact"
+    code = main(["synth", "--dataset", str(PROBLEMS), "--problems", "native/two_sum",
+                 "--out", str(out), "--count", "0.3", "--seeds-from", "all", "--mutants", "8",
+                 "--reduce-seeds", "--max-ratio", "0.25"])
+    assert code == 0
+    [original] = [p for p in native.load(PROBLEMS) if p.task_id == "native/two_sum"]
+    [problem] = native.load(out)
+    assert list(problem.suites) == ["synth"]
+    per = json.loads((out / "synth_report.json").read_text())["per_problem"]["native/two_sum"]
+    # The cap is a quarter of the largest suite, the problem generator's 40 inputs included.
+    largest = len(original.suites["base"]) + 40
+    assert per["budget"] == int(0.25 * largest)
+    assert per["seeds_kept"] + per["selected"] == len(problem.suites["synth"]) <= per["budget"]
+    assert per["seeds_kept"] < per["seeds"] == largest
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "native/two_sum", "solution": src}) + "\n"
+                               for src in (problem.reference,
+                                           *(w for _, w in problem.known_wrong))))
+    assert main(["score", "--dataset", str(out), "--samples", str(samples),
+                 "--out", str(tmp_path / "scored")]) == 0
+    rows = (tmp_path / "scored" / "results.jsonl").read_text().splitlines()
+    verdicts = [json.loads(line)["suites"]["synth"]["verdict"] for line in rows]
+    assert verdicts[0] == "AC"
+    assert "SE" not in verdicts
+    assert len(verdicts) == 1 + len(problem.known_wrong)
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--generators", "nope"], "unknown 'nope'"),
     (["--problems", "native/none"], "no task 'native/none'"),
     (["--cover", "0"], "--cover 0"),
+    (["--reduce-seeds", "--no-reduce"], "--reduce-seeds and --no-reduce"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from codeeval.grading.suite_metrics import KillMatrix, auc, measure, summarise
+from codeeval.synth.features import STRESS, magnitude, stress
+from codeeval.synth.pipeline import SynthOptions, select
 from codeeval.synth.reduce import covered, greedy_cover
 
 
@@ -29,6 +31,45 @@ def test_multi_cover_and_budget():
 def test_ties_go_to_the_cheaper_test():
     tests = [{"a"}, {"a"}, {"a"}]
     assert greedy_cover(tests, cost=[5.0, 1.0, 3.0]) == [1]
+
+
+def test_a_heavy_requirement_is_met_first_whatever_the_budget():
+    tests = [{"m1", "m2", "m3"}, {"stress"}, {"m1"}]
+    assert greedy_cover(tests, budget=1) == [0]
+    assert greedy_cover(tests, budget=1, weight={"stress": 1e6}) == [1]
+    assert greedy_cover(tests, weight={"stress": 1e6}) == [1, 0]
+
+
+def test_stress_marks_the_heaviest_test_and_each_arguments_largest():
+    tests = [(3, "abc"), (40, ""), (5, "")]
+    marks = stress(tests, [10.0, 10.0, 50.0])
+    assert marks == [{"stress:in1"}, {"stress:in0"}, {STRESS}]
+    # Equal work: the larger input is the heavier.
+    assert STRESS in stress(tests, [0.0, 0.0, 0.0])[1]
+    # Collections count their items at every level; numbers inside count one each.
+    assert magnitude([1, 2, [3, "ab"]]) == 7.0
+    assert magnitude([10**9]) == 1.0
+    assert magnitude(10**400) == 2.0 ** 1000  # no overflow
+    assert magnitude(float("nan")) == 0.0
+    assert magnitude(True) == 0.0
+
+
+def test_with_reduced_seeds_the_budget_counts_the_whole_suite():
+    seeds = [{"m1", "f"}, {"m1"}, {"m2"}]
+    cands = [{"stress", "m1"}, {"m3"}, {"m2", "m3"}]
+    kept = SynthOptions(max_tests=2, cover=1)
+    sel = select(kept, seeds, cands, existing=0, seed_cost=[1, 1, 1], cand_cost=[2, 2, 2])
+    # The seeds stay; the heaviest test, then one of the two that add m3 (the earlier).
+    assert (sel.seeds, sel.tests, sel.seeds_written) == ([0, 1, 2], [0, 1], [])
+    reduced = SynthOptions(max_tests=2, cover=1, reduce_seeds=True)
+    sel = select(reduced, seeds, cands, existing=0, seed_cost=[1, 1, 1], cand_cost=[2, 2, 2])
+    # The heaviest test first, then the one that adds most; two tests in all.
+    assert (sel.seeds, sel.tests) == ([], [0, 2])
+    ratio = SynthOptions(max_ratio=0.1, cover=1, reduce_seeds=True)
+    sel = select(ratio, seeds, cands, existing=25, seed_cost=[1, 1, 1], cand_cost=[2, 2, 2])
+    assert len(sel.seeds) + len(sel.tests) == 2  # a tenth of 25, rounded down
+    tiny = select(ratio, seeds, cands, existing=5, seed_cost=[1, 1, 1], cand_cost=[2, 2, 2])
+    assert (tiny.budget, len(tiny.seeds) + len(tiny.tests)) == (1, 1)  # never an empty suite
 
 
 def test_bad_arguments():
