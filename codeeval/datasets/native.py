@@ -33,7 +33,7 @@ from codeeval.datasets.problem import (
 )
 from codeeval.errors import InputError, UnknownLanguageError
 from codeeval.grading.oracles import ORACLES
-from codeeval.harness.values import ProtocolError, decode
+from codeeval.harness.values import ProtocolError, decode, encode
 from codeeval.languages import language_for_path
 
 MANIFEST = "problem.toml"
@@ -141,7 +141,8 @@ def load_one(directory: Path) -> Problem:
                 raise InputError(f"{where}: {name!r} is {lang}; function problems take "
                                  f"Python programs only")
         suites = _file_suites(lines, generator, where, declared)
-        contents["tests"] = [repr(t.args) for t in lines]
+        # Encoded, not repr'd: repr fails on an int past 4,300 digits.
+        contents["tests"] = [encode(list(t.args)) for t in lines]
         if any(t.suite != "base" for t in lines):
             contents["suites"] = {name: len(s) for name, s in suites.items()}
         atol = r.number(spec, "atol", 0.0)

@@ -9,7 +9,9 @@ backstop); expected outputs never enter the sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
+import itertools
 import json
 import math
 from collections import deque
@@ -211,9 +213,34 @@ def _parse_reply(i: int, msg: Any, cpu: float) -> Call:
 
 
 def describe(value: Any, limit: int = 300) -> str:
-    """A short repr for reports."""
-    text = repr(value)
+    """A short repr for reports (an int too long for ``repr``, past the interpreter's
+    4,300-digit limit, is shown by its size and leading hex digits instead)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = _repr_huge(value, 0)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _repr_huge(value: Any, depth: int) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            return repr(value)
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"<int of ~{digits} digits: {hex(value)[:18]}...>"
+    if depth < 20 and isinstance(value, list | tuple | set | frozenset):
+        items = ", ".join(_repr_huge(v, depth + 1) for v in itertools.islice(value, 20))
+        more = ", ..." if len(value) > 20 else ""
+        brackets = {list: "[]", tuple: "()"}.get(type(value), "{}")
+        return f"{brackets[0]}{items}{more}{brackets[1]}"
+    if depth < 20 and isinstance(value, dict):
+        items = ", ".join(f"{_repr_huge(k, depth + 1)}: {_repr_huge(v, depth + 1)}"
+                          for k, v in itertools.islice(value.items(), 20))
+        return "{" + items + (", ..." if len(value) > 20 else "") + "}"
+    try:
+        return repr(value)
+    except ValueError:
+        return f"<{type(value).__name__}>"
 
 
 #: Results whose encoded text is at least this long travel as digests, when compared exactly.

@@ -41,6 +41,7 @@ from codeeval.errors import InputError
 from codeeval.harness.functional import (
     ReferenceFailed,
     correct,
+    describe,
     digest_threshold,
     longest_suite,
 )
@@ -209,7 +210,7 @@ class Report:
         self.counts[why] += 1
         examples = self.dropped.setdefault(why, [])
         if len(examples) < EXAMPLES:
-            examples.append({"input": repr(cand.args)[:200], "why": detail[:300],
+            examples.append({"input": describe(cand.args, 200), "why": detail[:300],
                              "provenance": cand.provenance})
 
     def lap(self, stage: str) -> None:
@@ -387,7 +388,7 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
     kept_o: list[Outcome] = []
     for c, o in zip(unique, outs, strict=True):
         if o.returned and _non_finite(o.value) and not _non_finite(c.args):
-            report.drop("reference_not_finite", c, f"finite input, answer {o.value!r:.100}")
+            report.drop("reference_not_finite", c, f"finite input, answer {describe(o.value, 100)}")
         elif o.returned:
             kept_c.append(c)
             kept_o.append(o)
@@ -406,8 +407,8 @@ def synthesize(backend: Backend, problem: FunctionalProblem, options: SynthOptio
                 agree_o.append(o)
             else:
                 report.drop("references_disagree", c, f"reference #{n + 1} gave "
-                            f"{repr(a.value)[:100] if a.returned else a.error} where the "
-                            f"canonical one gave {repr(o.value)[:100]}")
+                            f"{describe(a.value, 100) if a.returned else a.error} where "
+                            f"the canonical one gave {describe(o.value, 100)}")
         kept_c, kept_o = agree_c, agree_o
     report.data["kept_before_reduction"] = len(kept_c)
     report.lap("oracle")

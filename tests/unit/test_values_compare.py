@@ -8,6 +8,7 @@ import math
 import pytest
 
 from codeeval.grading.compare import outputs_match
+from codeeval.harness.functional import describe
 from codeeval.harness.values import Opaque, ProtocolError, decode, encode
 
 
@@ -68,3 +69,15 @@ def test_strict_comparison(out: object, exp: object, atol: float, ok: bool) -> N
 @pytest.mark.parametrize(("out", "exp", "ok"), [(True, 1, True), (1.0, 1, True), (2, 1.0, False)])
 def test_lax_comparison(out: object, exp: object, ok: bool) -> None:
     assert outputs_match(out, exp, strict=False) is ok
+
+
+def test_describe_shows_an_int_past_the_digit_limit_by_its_size():
+    """repr() of an int past 4,300 digits raises; a report shows its size instead (a
+    synthesised fib(24000) made codeeval score stop with an internal error)."""
+    huge = 7 ** 6000  # 5,071 digits
+    with pytest.raises(ValueError, match="4300"):
+        repr(huge)
+    assert describe(huge) == f"<int of ~5071 digits: {hex(huge)[:18]}...>"
+    assert describe([1, (huge,), {2: huge}], 1000).startswith("[1, (<int of ~5071 digits")
+    assert describe(True) == "True"
+    assert describe("x" * 400).endswith("...")
