@@ -12,8 +12,9 @@ per message on the channel named by ``CODEEVAL_CHANNEL``:
    driver calls the entry point on each in order and answers with batches of results,
    ``{"r": [RESULT, ...]}``, each RESULT ``{"i": N, "ok": VALUE, "t": SECONDS}`` or
    ``{"i": N, "exc": "Type: message"}``. A batch goes out at most FLUSH_S after the
-   previous one (checked after each call), so the host sees progress promptly. The host
-   may kill the sandbox at any point (first failure, time limit).
+   previous one (checked after each call, and by a timer while a call runs long), so the
+   host sees progress promptly and blames a call that hangs, not the ones before it. The
+   host may kill the sandbox at any point (first failure, time limit).
 
 The candidate shares this process, so it can tamper with anything here; that can only make
 its own results wrong, since expected outputs never enter the sandbox. Values are encoded
@@ -227,7 +228,10 @@ def main() -> None:
             items = obj.get("r", [])
             line = dumps({"r": [{"i": r.get("i"), "exc": "unencodable result: " + str(e)[:200]}
                                 for r in items]} if items else {"load_error": str(e)[:200]})
-        write(line.encode() + b"\n")
+        # A signal (the flush timer's) can cut a write to the pipe short: write the rest.
+        data = memoryview(line.encode() + b"\n")
+        while data:
+            data = data[write(data) or 0:]
 
     # The candidate's own stdio must not disturb anything: it reads EOF, and what it prints
     # goes nowhere (errors reach the host through the channel).
@@ -255,6 +259,17 @@ def main() -> None:
         raise SystemExit(code)
 
     builtins.exit = builtins.quit = _exit  # type: ignore[assignment]
+    # Before the candidate loads, so that a SIGALRM handler it installs is its own.
+    pending: list[dict[str, Any]] = []  # results not sent yet
+    state = [False, _perf()]  # inside a call?, when results were last sent
+
+    def flush() -> None:
+        if pending:
+            send({"r": pending[:]})
+            pending.clear()
+        state[1] = _perf()
+
+    timer = _Timer(flush, state)
     namespace: dict[str, Any] = {"__name__": "__candidate__", "__file__": "candidate.py"}
     try:
         with open("candidate.py", encoding="utf-8") as f:
@@ -273,32 +288,84 @@ def main() -> None:
         # The host times a batch by the budget of its first unreported call, so results are
         # flushed before any call whose budget differs from the previous one.
         flush_before = set(message.get("flush_before", ()))
-        batch: list[dict[str, Any]] = []
-        flushed = _perf()
+        state[1] = _perf()
         for i in range(_len(tests)):
-            if batch and i in flush_before:
-                send({"r": batch})
-                batch = []
-                flushed = _perf()
+            if pending and i in flush_before:
+                flush()
             args = decode(tests[i])
+            if pending:
+                timer.arm()
             try:
+                state[0] = True
                 t0 = _perf()
                 result = fn(*args)
                 elapsed = _perf() - t0
+                state[0] = False
                 try:
                     encoded = digested(result, encode(result), over)
                 except BaseException as e:
                     encoded = {"$opaque": "unencodable: " + _type(e).__name__}
-                batch.append({"i": i, "ok": encoded, "t": elapsed})
+                pending.append({"i": i, "ok": encoded, "t": elapsed})
             except BaseException as e:
-                batch.append({"i": i, "exc": _type(e).__name__ + ": " + str(e)[:500]})
-            now = _perf()
-            if now - flushed >= FLUSH_S or _len(batch) >= FLUSH_COUNT:
-                send({"r": batch})
-                batch = []
-                flushed = now
-        if batch:
-            send({"r": batch})
+                state[0] = False
+                pending.append({"i": i, "exc": _type(e).__name__ + ": " + str(e)[:500]})
+            if _perf() - state[1] >= FLUSH_S or _len(pending) >= FLUSH_COUNT:
+                flush()
+        flush()
+        timer.disarm()
+
+
+class _Timer:
+    """Sends the waiting results when a call runs long: SIGALRM, FLUSH_S after it is
+    armed (before a call, while results wait). Then a call that never returns is the one
+    the host blames for the time limit, not the first of the results batched before it.
+
+    A program that takes SIGALRM for itself keeps it: the timer is not armed again once
+    the handler is not this one (the host then blames the first unreported call, as it
+    would without the timer)."""
+
+    def __init__(self, flush: Any, state: list[Any]) -> None:
+        self.flush = flush
+        self.state = state
+        self.armed = False
+        try:
+            import _signal  # type: ignore[import-not-found]  # not signal: it imports enum
+
+            self.signals: Any = _signal
+            _signal.signal(_signal.SIGALRM, self._fire)
+        except (ImportError, AttributeError, ValueError, OSError):
+            self.signals = None
+
+    def arm(self) -> None:
+        sig = self.signals
+        if self.armed or sig is None:
+            return
+        if sig.getsignal(sig.SIGALRM) != self._fire:  # the program's own now
+            self.signals = None
+            return
+        self.armed = True
+        try:
+            sig.setitimer(sig.ITIMER_REAL, FLUSH_S)
+        except Exception:
+            self.signals = None
+
+    def disarm(self) -> None:
+        if self.armed and self.signals is not None:
+            self.armed = False
+            try:
+                self.signals.setitimer(self.signals.ITIMER_REAL, 0)
+            except Exception:
+                self.signals = None
+
+    def _fire(self, signum: int, frame: Any) -> None:
+        self.armed = False
+        if not self.state[0]:  # between calls: the loop sends them, unless the next hangs
+            self.arm()
+            return
+        try:  # inside the candidate's call, so the driver's own state is whole
+            self.flush()
+        except Exception:  # the channel is gone: the host sees that for itself
+            self.signals = None
 
 
 if __name__ == "__main__":

@@ -266,12 +266,18 @@ class Selection:
             provenance[i].get("generator", "?") for i in self.tests))
 
 
+_SEED = "seed:"
+#: What keeping an existing test is worth in itself with ``reduce_seeds``: less than any
+#: requirement, so it only decides where the room left after them goes.
+SEED_WEIGHT = 0.01
+
+
 def select(options: SynthOptions, seed_reqs: Sequence[set[str]],
            cand_reqs: Sequence[set[str]], *, existing: int, seed_cost: Sequence[float],
            cand_cost: Sequence[float]) -> Selection:
     """Reduce: the seeds stay and the candidates that add most are chosen, within
     :func:`tests_budget`; with ``options.reduce_seeds`` the seeds are candidates like the
-    others and the budget counts the whole suite."""
+    others (kept where room is left) and the budget counts the whole suite."""
     weight = {STRESS: STRESS_WEIGHT}
     if not options.reduce_seeds:
         budget = tests_budget(options, len(seed_reqs), existing)
@@ -283,8 +289,13 @@ def select(options: SynthOptions, seed_reqs: Sequence[set[str]],
     if budget is not None:
         budget = max(1, budget)
     n = len(seed_reqs)
-    chosen = greedy_cover([*seed_reqs, *cand_reqs], k=options.cover, budget=budget,
-                          cost=[*seed_cost, *cand_cost], weight=weight)
+    # Each existing test is worth a little of its own: once nothing else is left to meet,
+    # what room remains goes to the existing tests (all of them, where the cap allows).
+    own = [{f"{_SEED}{i}"} for i in range(n)]
+    weight |= {f"{_SEED}{i}": SEED_WEIGHT for i in range(n)}
+    chosen = greedy_cover([r | o for r, o in zip(seed_reqs, own, strict=True)] + list(cand_reqs),
+                          k=options.cover, budget=budget, cost=[*seed_cost, *cand_cost],
+                          weight=weight)
     if not chosen and n:  # nothing tells the tests apart: one is still a suite
         chosen = [0]
     return Selection(sorted(i for i in chosen if i < n), [i - n for i in chosen if i >= n],

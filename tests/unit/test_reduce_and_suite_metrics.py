@@ -68,6 +68,10 @@ def test_with_reduced_seeds_the_budget_counts_the_whole_suite():
     ratio = SynthOptions(max_ratio=0.1, cover=1, reduce_seeds=True)
     sel = select(ratio, seeds, cands, existing=25, seed_cost=[1, 1, 1], cand_cost=[2, 2, 2])
     assert len(sel.seeds) + len(sel.tests) == 2  # a tenth of 25, rounded down
+    # Room left after every requirement is met goes to the existing tests.
+    roomy = SynthOptions(max_tests=5, cover=1, reduce_seeds=True)
+    sel = select(roomy, seeds, cands, existing=0, seed_cost=[1, 1, 1], cand_cost=[2, 2, 2])
+    assert (sel.seeds, sel.tests) == ([0, 1, 2], [0, 2])
     tiny = select(ratio, seeds, cands, existing=5, seed_cost=[1, 1, 1], cand_cost=[2, 2, 2])
     assert (tiny.budget, len(tiny.seeds) + len(tiny.tests)) == (1, 1)  # never an empty suite
 
