@@ -16,8 +16,9 @@ index; Hypothesis runs with an explicit ``@seed`` and no example database.
 - ``boundary``: each seed with one argument replaced by an edge value of its shape
   (0, ±1, the domain's ends, empty and one-element collections, duplicates, sorted and
   reversed orders).
-- ``scale``: each seed with its collections and strings grown (10x, 100x, to ``size``
-  items) and its numbers magnified, to find slow and overflow-prone programs.
+- ``scale``: each seed with its collections and strings grown (10x, 100x, to the largest
+  prime <= ``size`` items) and its numbers magnified, to find slow and overflow-prone
+  programs.
 
 Inputs are proposals: the synthesis pipeline drops those the problem's validator rejects
 and those the reference fails on.
@@ -646,17 +647,30 @@ def _grow(v: Any, factor: int, cap: int, rng: random.Random) -> Any:
     return v
 
 
+def _prime_at_most(n: int) -> int:
+    """The largest prime <= ``n`` (``n`` itself below 2)."""
+    for m in range(n, 1, -1):
+        if all(m % d for d in range(2, math.isqrt(m) + 1)):
+            return m
+    return n
+
+
 def scale(sig: Signature, seeds: Sequence[Sequence[Any]], seed: int, count: int,
           size: int) -> list[Candidate]:
-    """Seeds grown by 10x, 100x and up to ``size`` items (numbers multiplied, at most
-    64 bits), shuffled where order is not the point; at most ``count``."""
+    """Seeds grown by 10x, 100x and up to the largest prime <= ``size`` items (numbers
+    multiplied, at most 64 bits), shuffled where order is not the point; at most
+    ``count``."""
     if count <= 0 or not seeds:
         return []
     rng = random.Random(f"scale:{seed}")
     out: list[Candidate] = []
-    for factor in (10, 100, max(2, size)):
+    # The largest step goes to a prime size, not a round one: lengths and counts that are
+    # odd, prime and past 100 expose what round sizes hide (a hard-coded table of small
+    # primes, an assumption of even length).
+    prime = _prime_at_most(max(2, size))
+    for factor, cap in ((10, size), (100, size), (prime, prime)):
         for si, s in enumerate(seeds):
-            args = tuple(_grow(a, factor, size, rng) for a in s)
+            args = tuple(_grow(a, factor, cap, rng) for a in s)
             if args == tuple(s):
                 continue
             out.append(Candidate(args, {"generator": "scale", "seed": seed,

@@ -19,7 +19,11 @@ The steps, each reported with counts (and examples of what was dropped):
    the program's answer is not a right answer there (or it crashes or times out).
 6. **Reduce** (:mod:`codeeval.synth.reduce`): the seeds stay, and the fewest kept inputs
    that kill everything the whole set kills, and reach every input/output class it
-   reaches (:mod:`codeeval.synth.features`), are added, within the budget.
+   reaches (:mod:`codeeval.synth.features`), are added, within the budget. The input the
+   reference works hardest on (its executed lines, counted under a tracer) comes first
+   whatever the budget: only such inputs expose right but needlessly slow programs, which
+   no mutant models. With ``reduce_seeds`` the seeds compete like the other inputs, so a
+   budget holds for the whole suite.
 
 Expected outputs are not stored with the tests: ``codeeval score`` recomputes them from the
 reference, as for every native problem.
