@@ -149,8 +149,10 @@ class SynthTest:
 
 @dataclass
 class SynthResult:
-    """A problem's seeds, the synthesised tests chosen, and the report of how (for a
-    stdin/stdout problem, each test's ``args`` is ``(stdin bytes,)``)."""
+    """A problem's seeds, the tests of its synthesised suite, and the report of how (for a
+    stdin/stdout problem, each test's ``args`` is ``(stdin bytes,)``). ``tests`` are the
+    synthesised tests chosen, preceded with ``reduce_seeds`` by the seeds kept (whose
+    provenance is the original one): the suite then holds nothing else."""
 
     problem: Problem
     seeds: tuple[tuple[Any, ...], ...]

@@ -106,32 +106,42 @@ def test_suite_quality_side_by_side(synthesised: Path, tmp_path: Path,
 
 def test_reduced_seeds_write_one_suite_within_the_cap(tmp_path: Path) -> None:
     """--reduce-seeds --max-ratio: every problem's suite, existing tests included, fits the
-    cap, and it is written as the one suite 'synth', which scores."""
+    cap, and it is written as the one suite 'synth', which scores (a call-based and a
+    stdin/stdout problem)."""
     out = tmp_path / "compact"
-    code = main(["synth", "--dataset", str(PROBLEMS), "--problems", "native/two_sum",
-                 "--out", str(out), "--count", "0.3", "--seeds-from", "all", "--mutants", "8",
-                 "--reduce-seeds", "--max-ratio", "0.25"])
+    code = main(["synth", "--dataset", str(PROBLEMS), "--problems",
+                 "native/two_sum,native/sum_lines", "--out", str(out), "--count", "0.3",
+                 "--seeds-from", "all", "--mutants", "8", "--reduce-seeds", "--max-ratio",
+                 "0.25"])
     assert code == 0
-    [original] = [p for p in native.load(PROBLEMS) if p.task_id == "native/two_sum"]
-    [problem] = native.load(out)
-    assert list(problem.suites) == ["synth"]
-    per = json.loads((out / "synth_report.json").read_text())["per_problem"]["native/two_sum"]
-    # The cap is a quarter of the largest suite, the problem generator's 40 inputs included.
-    largest = len(original.suites["base"]) + 40
-    assert per["budget"] == int(0.25 * largest)
-    assert per["seeds_kept"] + per["selected"] == len(problem.suites["synth"]) <= per["budget"]
-    assert per["seeds_kept"] < per["seeds"] == largest
+    originals = {p.task_id: p for p in native.load(PROBLEMS)}
+    report = json.loads((out / "synth_report.json").read_text())["per_problem"]
     samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "native/two_sum", "solution": src}) + "\n"
-                               for src in (problem.reference,
-                                           *(w for _, w in problem.known_wrong))))
+    lines = []
+    for problem in native.load(out):
+        tid = problem.task_id
+        assert list(problem.suites) == ["synth"], tid
+        per = report[tid]
+        assert per["budget"] == max(1, int(0.25 * per["seeds"])), tid
+        assert per["seeds_kept"] + per["selected"] == len(problem.suites["synth"]), tid
+        assert len(problem.suites["synth"]) <= per["budget"], tid
+        lines += [json.dumps({"task_id": tid, "solution": src}) + "\n"
+                  for src in (problem.reference, *(w for _, w in problem.known_wrong))]
+    # two_sum's largest suite holds its problem generator's 40 inputs too.
+    assert report["native/two_sum"]["seeds"] == len(originals["native/two_sum"].suites["base"]) + 40
+    assert report["native/two_sum"]["seeds_kept"] < report["native/two_sum"]["seeds"]
+    samples.write_text("".join(lines))
     assert main(["score", "--dataset", str(out), "--samples", str(samples),
                  "--out", str(tmp_path / "scored")]) == 0
-    rows = (tmp_path / "scored" / "results.jsonl").read_text().splitlines()
-    verdicts = [json.loads(line)["suites"]["synth"]["verdict"] for line in rows]
-    assert verdicts[0] == "AC"
+    rows = [json.loads(line) for line in
+            (tmp_path / "scored" / "results.jsonl").read_text().splitlines()]
+    verdicts = [r["suites"]["synth"]["verdict"] for r in rows]
     assert "SE" not in verdicts
-    assert len(verdicts) == 1 + len(problem.known_wrong)
+    assert len(verdicts) == len(lines)
+    references = {o.reference for o in native.load(out)}
+    for row, line in zip(rows, lines, strict=True):
+        if json.loads(line)["solution"] in references:
+            assert row["suites"]["synth"]["verdict"] == "AC", row
 
 
 @pytest.mark.parametrize(("argv", "message"), [
