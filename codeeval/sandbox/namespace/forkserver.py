@@ -5,7 +5,7 @@ what a typical HumanEval candidate spends on its tests. The fork server is one l
 bubblewrap sandbox (same read-only root, binds and environment as a normal run) holding a
 Python process that has imported the common modules once. Per run it forks, and the fork
 builds a fresh set of namespaces of its own before anything of the job runs (see
-:mod:`.forkserver_main` for the three processes involved), so a run still gets:
+:mod:`.forkserver_main` for the two processes involved), so a run still gets:
 
 * new mount, PID, network (loopback only), IPC, UTS and cgroup namespaces of its own,
   a private size-capped tmpfs on ``/box`` (the work dir), ``/tmp`` and ``/dev/shm``, and
@@ -27,7 +27,7 @@ travels in a memfd that only the forked process reads, so the server never holds
 candidate's code. The server serves jobs of one set of runtime paths (the sandboxed
 Python's) that are ``python -S -B SCRIPT``, with no files to copy out, as root with cgroups;
 every other job goes through bubblewrap, whose pre-spawned sandboxes start an ``exec``'d
-program sooner than three forks would.
+program sooner than two forks would.
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ class ForkTree(ProcessTree):
 
     The run's processes are not our children: the supervisor learns the program's wait
     status from the status pipe, and kills through the cgroup and the kill pipe (the
-    run's first process then kills the namespace's init, which takes every process of the
+    fork server then kills the namespace's init, which takes every process of the
     namespace with it).
     """
 
@@ -337,14 +337,15 @@ class ForkTree(ProcessTree):
             self._kill_sent = True
             # B writes the program's status before it exits, so a run whose processes
             # are all gone or exiting here, with no status reported, lost B first: killed
-            # from outside. (A reports that too, with ``d``, but A may not have run yet
-            # when the supervisor reacts.) CPU time in the cgroup shows B had joined it:
-            # a run killed before B got there is not a death from outside.
+            # from outside. (The fork server reports that too, with ``d``, but it may not
+            # have done so yet when the supervisor reacts.) CPU time in the cgroup shows B
+            # had joined it: a run killed before B got there is not a death from outside.
             members = self.cgroup.members() if self.cgroup is not None else None
             if (self._reported is None and members is not None and all_exiting(members)
                     and (self.cgroup.cpu_time_s() or 0.0) > 0.0):  # type: ignore[union-attr]
                 self._gone_before_kill = True
-        # The kill pipe first: A must see the request before B dies of the cgroup kill.
+        # The kill pipe first: the fork server must see the request before B dies of the
+        # cgroup kill.
         if self._kill_w >= 0:
             with contextlib.suppress(OSError):
                 os.write(self._kill_w, b"k")

@@ -6,17 +6,18 @@ untrusted code in its own process. It has imported the interpreter's common modu
 once, so a run forked from it skips the interpreter's start-up, and for every run it
 builds fresh namespaces. Per request (one datagram on the control socket carrying fds):
 
-* **A** (forked from the server): reads the job from a memfd, unshares mount, PID,
-  network, IPC and UTS namespaces, forks B, and waits for B or for the supervisor's kill
-  (a byte on the kill pipe, or its EOF when the supervisor died); then reports B's wait
-  status on the status pipe (``a STATUS``), preceded by ``d`` when B died without such a
-  request (killed from outside the sandbox), and exits.
-* **B** (PID 1 of the new PID namespace): joins the run's cgroups through the
-  ``cgroup.procs`` fds the supervisor opened, unshares the cgroup namespace, mounts
-  private size-capped tmpfs on ``/box``, ``/tmp`` and ``/dev/shm`` and a new ``/proc``,
-  brings up loopback, writes the job's files into ``/box``, forks C, reaps every process
-  of the namespace until C ends, and reports C's wait status (``x STATUS``). When B exits
-  the kernel kills whatever is left in the namespace.
+* **The server** forks B into a PID namespace of its own (``setns`` back to its own PID
+  namespace, ``unshare(CLONE_NEWPID)``, ``fork``), then watches B (a pidfd) and the run's
+  kill pipe: on a byte there, or its EOF when the supervisor died, it kills B; when B
+  ends it reports B's wait status on the status pipe (``a STATUS``), preceded by ``d``
+  when B died without such a request (killed from outside the sandbox).
+* **B** (PID 1 of the new PID namespace): reads the job from a memfd, joins the run's
+  cgroups through the ``cgroup.procs`` fds the supervisor opened, unshares mount,
+  network, IPC, UTS and cgroup namespaces, mounts private size-capped tmpfs on ``/box``,
+  ``/tmp`` and ``/dev/shm`` and a new ``/proc``, brings up loopback, writes the job's
+  files into ``/box``, forks C, reaps every process of the namespace until C ends, and
+  reports C's wait status (``x STATUS``). When B exits the kernel kills whatever is left
+  in the namespace.
 * **C**: starts a session, moves stdio and the channel to fds 0-4 and closes every other
   fd, sets the rlimits, clears the environment, drops the capability bounding set,
   switches to the run's uid and gid (which clears its capabilities), sets
@@ -46,6 +47,7 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                         ctypes.c_ulong]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 
 CLONE_NEWNS = 0x00020000
@@ -99,6 +101,16 @@ def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
     return json.loads(data[:nl]), data[nl + 1:]
 
 
+class _Run:
+    """The server's view of one run: its first process (B), and the pipes of the run."""
+
+    __slots__ = ("asked", "kill_r", "pid", "pidfd", "status_w")
+
+    def __init__(self, pid: int, pidfd: int, status_w: int, kill_r: int) -> None:
+        self.pid, self.pidfd, self.status_w, self.kill_r = pid, pidfd, status_w, kill_r
+        self.asked = False
+
+
 class Server:
     def __init__(self, sock_fd: int, seccomp_path: str, preload: list[str],
                  warm: list[str]) -> None:
@@ -121,77 +133,111 @@ class Server:
         self.sock = socket.socket(fileno=sock_fd)
 
     def serve(self) -> dict[str, Any]:
-        """Answer requests until the supervisor hangs up; returns only in a run's C."""
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # A processes are reaped by the kernel
+        """Answer requests until the supervisor hangs up; returns only in a run's C.
+
+        Each run's first process (B) is this server's child, in a PID namespace of its
+        own; the server watches it (a pidfd) and its kill pipe, kills it when asked (a byte
+        on the kill pipe, or its EOF when the supervisor died), and reports its wait
+        status on the status pipe when it ends (``a STATUS``), preceded by ``d`` when it
+        died without such a request (killed from outside the sandbox)."""
+        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        runs: dict[int, _Run] = {}  # pidfd -> run
+        by_kill: dict[int, _Run] = {}  # kill pipe -> run, until a kill is asked for
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
         self.sock.send(b"ready")
         while True:
+            try:
+                events = poller.poll()
+            except InterruptedError:
+                continue
+            for fd, _ in events:
+                run = by_kill.pop(fd, None)
+                if run is not None:  # asked to kill (or the supervisor is gone)
+                    run.asked = True
+                    poller.unregister(fd)
+                    with contextlib.suppress(OSError):
+                        signal.pidfd_send_signal(run.pidfd, signal.SIGKILL)
+            for fd, _ in events:
+                run = runs.pop(fd, None)
+                if run is None:
+                    continue
+                poller.unregister(fd)
+                if by_kill.pop(run.kill_r, None) is not None:
+                    poller.unregister(run.kill_r)
+                    # The supervisor writes the kill pipe before it kills through the
+                    # cgroup, so a kill it asked for is always visible here by now.
+                    run.asked = bool(select.select([run.kill_r], [], [], 0)[0])
+                _, status = os.waitpid(run.pid, 0)
+                if not run.asked:
+                    _report(run.status_w, "d", "unasked")  # B died with nobody asking
+                _report(run.status_w, "a", status)
+                for f in (run.status_w, run.kill_r, run.pidfd):
+                    os.close(f)
+            if not any(fd == self.sock.fileno() for fd, _ in events):
+                continue
             try:
                 msg, fds, _, _ = socket.recv_fds(self.sock, 16, 64)
             except InterruptedError:
                 continue
             if not msg:
                 os._exit(0)
+            if len(fds) < 3:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            mem, status_w, kill_r, rest = fds[0], fds[1], fds[2], fds[3:]
             try:
+                # A PID namespace of its own for the next child, which is its init (B): back
+                # to this process's own first, since the last run's is still set.
+                _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns")
+                _check(_libc.unshare(CLONE_NEWPID), "unshare pid")
                 pid = os.fork()
             except OSError as e:
-                pid = -1
-                if len(fds) > 1:
-                    _report(fds[1], "e", f"the fork server cannot fork: {e}")
+                _report(status_w, "e", f"the fork server cannot start a run: {e}")
+                for fd in fds:
+                    os.close(fd)
+                continue
             if pid == 0:
                 self.sock.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                return self._run_a(fds)
-            for fd in fds:
+                os.close(own_pid_ns)
+                for run in runs.values():
+                    for f in (run.status_w, run.kill_r, run.pidfd):
+                        os.close(f)
+                os.close(kill_r)
+                return self._run_b(mem, status_w, rest)
+            os.close(mem)
+            for fd in rest:
                 os.close(fd)
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError as e:  # cannot watch it: end it, and say why
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                _report(status_w, "e", f"the fork server cannot watch a run: {e}")
+                os.close(status_w)
+                os.close(kill_r)
+                continue
+            run = _Run(pid, pidfd, status_w, kill_r)
+            runs[pidfd] = run
+            by_kill[kill_r] = run
+            poller.register(pidfd, select.POLLIN)
+            poller.register(kill_r, select.POLLIN)
 
-    # ------------------------------------------------------------------ A
-    def _run_a(self, fds: list[int]) -> dict[str, Any]:
-        mem, status_w, kill_r, rest = fds[0], fds[1], fds[2], fds[3:]
+    # ------------------------------------------------------------------ B
+    def _run_b(self, mem: int, status_w: int, fds: list[int]) -> dict[str, Any]:
         try:
             job, blob = _read_job(mem)
             os.close(mem)
-            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
-                                 | CLONE_NEWUTS), "unshare")
-            b = os.fork()
-        except BaseException as e:
-            _report(status_w, "e", f"run setup failed: {e}")
-            os._exit(0)
-        if b == 0:
-            os.close(kill_r)
-            return self._run_b(job, blob, status_w, rest)
-        del blob
-        for fd in rest:
-            os.close(fd)
-        pidfd = os.pidfd_open(b)
-        watch = [pidfd, kill_r]
-        asked = False
-        while True:
-            ready, _, _ = select.select(watch, [], [])
-            if kill_r in ready:
-                asked = True
-                with contextlib.suppress(OSError):
-                    os.kill(b, signal.SIGKILL)
-                watch = [pidfd]
-            if pidfd in ready:
-                break
-        # The supervisor writes the kill pipe before it kills through the cgroup, so a kill
-        # it asked for is always visible here by now.
-        asked = asked or bool(select.select([kill_r], [], [], 0)[0])
-        _, status = os.waitpid(b, 0)
-        if not asked:
-            _report(status_w, "d", "unasked")  # B died with nobody here asking for it
-        _report(status_w, "a", status)
-        os._exit(0)
-
-    # ------------------------------------------------------------------ B
-    def _run_b(self, job: dict[str, Any], blob: bytes, status_w: int,
-               fds: list[int]) -> dict[str, Any]:
-        nprocs = job["nprocs"]
-        procs, io = fds[len(fds) - nprocs:], fds[:len(fds) - nprocs]
-        try:
-            for fd in procs:
+            nprocs = job["nprocs"]
+            procs, io = fds[len(fds) - nprocs:], fds[:len(fds) - nprocs]
+            for fd in procs:  # into the run's cgroups first: what follows is the run's
                 os.write(fd, b"0")
                 os.close(fd)
+            # PID 1 of its own PID namespace already; the other namespaces are made here.
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
+                   "unshare")
             # A kernel without cgroup namespaces: the run still has its cgroup.
             with contextlib.suppress(OSError):
                 _check(_libc.unshare(CLONE_NEWCGROUP), "unshare cgroup")
