@@ -110,6 +110,11 @@ class _Run:
         self.pid, self.pidfd, self.status_w, self.kill_r = pid, pidfd, status_w, kill_r
         self.asked = False
 
+    def close(self) -> None:
+        """Close the server's descriptors of the run."""
+        for fd in (self.status_w, self.kill_r, self.pidfd):
+            os.close(fd)
+
 
 class Server:
     def __init__(self, sock_fd: int, seccomp_path: str, preload: list[str],
@@ -144,7 +149,8 @@ class Server:
         runs: dict[int, _Run] = {}  # pidfd -> run
         by_kill: dict[int, _Run] = {}  # kill pipe -> run, until a kill is asked for
         poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLIN)
+        sock_fd = self.sock.fileno()
+        poller.register(sock_fd, select.POLLIN)
         self.sock.send(b"ready")
         while True:
             try:
@@ -174,9 +180,8 @@ class Server:
                 if not run.asked:
                     _report(run.status_w, "d", "unasked")  # B died with nobody asking
                 _report(run.status_w, "a", status)
-                for f in (run.status_w, run.kill_r, run.pidfd):
-                    os.close(f)
-            if not any(fd == self.sock.fileno() for fd, _ in events):
+                run.close()
+            if not any(fd == sock_fd for fd, _ in events):
                 continue
             try:
                 msg, fds, _, _ = socket.recv_fds(self.sock, 16, 64)
@@ -204,8 +209,7 @@ class Server:
                 self.sock.close()
                 os.close(own_pid_ns)
                 for run in runs.values():
-                    for f in (run.status_w, run.kill_r, run.pidfd):
-                        os.close(f)
+                    run.close()
                 os.close(kill_r)
                 return self._run_b(mem, status_w, rest)
             os.close(mem)
