@@ -24,6 +24,12 @@ from typing import Any
 from codeeval import config
 from codeeval.errors import BackendUnavailable, InputError
 
+#: Items a local server scores at once per core. A run spends much of its life waiting (on
+#: its fork, its pipes, the supervisor's bookkeeping), so two per core left a loaded 2-core
+#: machine 40% idle (75-82 scorings/s, ``scripts/bench_server.py``); four per core kept it
+#: busy (98-111/s); six per core measured the same, and eight lengthened the tail.
+WORKERS_PER_CORE = 4
+
 
 def add_parser(subs: Any) -> None:
     """Register the ``serve`` sub-command on ``subs``."""
@@ -42,7 +48,8 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--backend", help="namespace (default), docker, or local (unsafe)")
     cores = os.cpu_count() or 1
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help=f"programs scored at once (default: two per core, {2 * cores}; with "
+                   help=f"programs scored at once (default: {WORKERS_PER_CORE} per core, "
+                        f"{WORKERS_PER_CORE * cores}; with "
                         "--executor ray, two per CPU of the cluster)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="where items run: local (default), or ray (each item a task on a Ray "
@@ -141,7 +148,7 @@ def handle(args: argparse.Namespace) -> int:
             # Connect first: an unreachable cluster stops the server at once with one line.
             runner.start()
         workers = args.workers or (runner.slots() if runner is not None
-                                   else 2 * (os.cpu_count() or 1))
+                                   else WORKERS_PER_CORE * (os.cpu_count() or 1))
         # Keep a ready sandbox for every worker (local items; references and /run_code).
         settings = dataclasses.replace(base, prespawn=max(base.prespawn, workers))
         from codeeval.sandbox import open_backend
