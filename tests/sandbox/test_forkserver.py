@@ -114,6 +114,7 @@ def test_runs_alive_at_the_same_time_do_not_see_each_other(backend: NamespaceBac
         print(json.dumps({"tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
                           "box": sorted(os.listdir("/box")),
                           "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+                          "net": os.stat("/proc/self/ns/net").st_ino,
                           "written": written, "looked": time.monotonic()}))
     """)
     results: dict[int, bytes] = {}
@@ -136,6 +137,44 @@ def test_runs_alive_at_the_same_time_do_not_see_each_other(backend: NamespaceBac
         assert v["shm"] == [f"mark-{i}"]
         assert v["box"] == ["main.py", f"mark-{i}"]
         assert v["pids"] == ["1", "2"]
+    assert len({v["net"] for v in seen.values()}) == 3  # a network namespace each
+
+
+def test_a_network_namespace_is_reused_only_when_its_sockets_left_nothing(
+        backend: NamespaceBackend) -> None:
+    """The server keeps the network namespaces of finished runs for later ones, but never
+    one that still holds the state of a run's sockets: here a TCP connection in TIME_WAIT,
+    which would make the same port busy for the next run for a minute."""
+    ino = "import os; print(os.stat('/proc/self/ns/net').st_ino)"
+    first, again = (backend.run(script_job(ino)) for _ in range(2))
+    assert first.status is RunStatus.OK and again.status is RunStatus.OK, (first, again)
+    assert first.stdout == again.stdout  # no sockets: the same namespace serves again
+    port = 5555
+    leave = script_job(f"""
+        import socket
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", {port})); srv.listen()
+        c = socket.create_connection(("127.0.0.1", {port}))
+        a, _ = srv.accept()
+        a.close(); c.close(); srv.close()  # the side that closes first waits in TIME_WAIT
+        tcp = [line for line in open("/proc/net/sockstat") if line.startswith("TCP:")][0]
+        print(tcp.split()[tcp.split().index("tw") + 1])
+    """)
+    bind = script_job(f"""
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", {port}))  # no SO_REUSEADDR: fails while a TIME_WAIT holds it
+        tcp = [line for line in open("/proc/net/sockstat") if line.startswith("TCP:")][0]
+        print("bound", tcp.split()[tcp.split().index("tw") + 1])
+    """)
+    for _ in range(3):
+        r = backend.run(leave)
+        assert r.status is RunStatus.OK and r.stdout == b"1\n", r  # it did leave one
+        for _ in range(2):
+            r = backend.run(bind)
+            assert r.status is RunStatus.OK, r
+            assert r.stdout == b"bound 0\n"
 
 
 @pytest.mark.parametrize(("code", "exit_code", "stdout", "stderr_has"), [

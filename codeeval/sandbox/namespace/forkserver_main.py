@@ -7,14 +7,15 @@ once, so a run forked from it skips the interpreter's start-up, and for every ru
 builds fresh namespaces. Per request (one datagram on the control socket carrying fds):
 
 * **The server** forks B into a PID namespace of its own (``setns`` back to its own PID
-  namespace, ``unshare(CLONE_NEWPID)``, ``fork``), then watches B (a pidfd) and the run's
-  kill pipe: on a byte there, or its EOF when the supervisor died, it kills B; when B
-  ends it reports B's wait status on the status pipe (``a STATUS``), preceded by ``d``
-  when B died without such a request (killed from outside the sandbox).
+  namespace, ``unshare(CLONE_NEWPID)``, ``fork``) and into a network namespace that no
+  other run holds (see below), then watches B (a pidfd) and the run's kill pipe: on a
+  byte there, or its EOF when the supervisor died, it kills B; when B ends it reports B's
+  wait status on the status pipe (``a STATUS``), preceded by ``d`` when B died without
+  such a request (killed from outside the sandbox).
 * **B** (PID 1 of the new PID namespace): reads the job from a memfd, joins the run's
-  cgroups through the ``cgroup.procs`` fds the supervisor opened, unshares mount,
-  network, IPC, UTS and cgroup namespaces, mounts private size-capped tmpfs on ``/box``,
-  ``/tmp`` and ``/dev/shm`` and a new ``/proc``, brings up loopback, writes the job's
+  cgroups through the ``cgroup.procs`` fds the supervisor opened, unshares mount, IPC,
+  UTS and cgroup namespaces, mounts private size-capped tmpfs on ``/box``, ``/tmp`` and
+  ``/dev/shm`` and a new ``/proc``, writes the job's
   files into ``/box``, forks C, reaps every process of the namespace until C ends, and
   reports C's wait status (``x STATUS``). When B exits the kernel kills whatever is left
   in the namespace.
@@ -25,6 +26,17 @@ builds fresh namespaces. Per request (one datagram on the control socket carryin
   ``python -S -B SCRIPT ARGS``, as this already-started interpreter would.
 
 A setup failure anywhere is reported as ``e MESSAGE`` (an infra error, never a verdict).
+
+**Network namespaces are reused, once proven clean.** Making and destroying one (loopback
+up, then the kernel's teardown) cost about 1 ms of CPU per run here, some 7% of a scoring.
+So the server keeps the network namespaces of finished runs: only loopback, which no run
+can reconfigure (that needs ``CAP_NET_ADMIN``), so what a run can leave behind once all
+its processes are gone is kernel state of its sockets: TIME_WAIT and other closing TCP
+sockets, IP fragments being reassembled, IPv6 flow labels still leased. A namespace goes
+back to the spares only when its per-namespace counts of those (``/proc/net/sockstat``,
+``sockstat6``, ``ip6_flowlabel``) equal the ones it had when new; otherwise it is dropped
+and a later run gets a new one. A spare is used by one run at a time. What a later run can
+still see of an earlier one are loopback's traffic counters.
 """
 
 from __future__ import annotations
@@ -101,17 +113,63 @@ def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
     return json.loads(data[:nl]), data[nl + 1:]
 
 
+#: Files of ``/proc/net`` whose per-namespace counts show what sockets left behind.
+_NET_STATE_FILES = ("sockstat", "sockstat6", "ip6_flowlabel")
+#: Fields of ``sockstat`` that count for the whole host, not one namespace.
+_GLOBAL_SOCKSTAT_FIELDS = frozenset({b"orphan", b"alloc", b"mem"})
+_MAX_SPARE_NETS = 64
+
+
+def _net_state() -> tuple[bytes, ...] | None:
+    """What sockets left in the current network namespace: the per-namespace counts of
+    ``sockstat`` and ``sockstat6`` and the number of leased IPv6 flow labels; ``None``
+    when they cannot be read."""
+    state: list[bytes] = []
+    try:
+        for name in _NET_STATE_FILES:
+            fd = os.open("/proc/self/net/" + name, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                data = b""
+                while chunk := os.read(fd, 65536):
+                    data += chunk
+            finally:
+                os.close(fd)
+            if name == "ip6_flowlabel":
+                state.append(b"%d" % data.count(b"\n"))
+                continue
+            for line in data.splitlines():
+                words = line.split()
+                state.append(b" ".join(
+                    w for i, w in enumerate(words)
+                    if not (i > 0 and words[i - 1] in _GLOBAL_SOCKSTAT_FIELDS)
+                    and w not in _GLOBAL_SOCKSTAT_FIELDS))
+    except OSError:
+        return None
+    return tuple(state)
+
+
+class _Net:
+    """A network namespace for runs (an fd of it), with its counts when it was new."""
+
+    __slots__ = ("fd", "fresh")
+
+    def __init__(self, fd: int, fresh: tuple[bytes, ...] | None) -> None:
+        self.fd, self.fresh = fd, fresh
+
+
 class _Run:
-    """The server's view of one run: its first process (B), and the pipes of the run."""
+    """The server's view of one run: its first process (B), its network namespace, and the
+    pipes of the run."""
 
-    __slots__ = ("asked", "kill_r", "pid", "pidfd", "status_w")
+    __slots__ = ("asked", "kill_r", "net", "pid", "pidfd", "status_w")
 
-    def __init__(self, pid: int, pidfd: int, status_w: int, kill_r: int) -> None:
+    def __init__(self, pid: int, pidfd: int, status_w: int, kill_r: int, net: _Net) -> None:
         self.pid, self.pidfd, self.status_w, self.kill_r = pid, pidfd, status_w, kill_r
+        self.net = net
         self.asked = False
 
     def close(self) -> None:
-        """Close the server's descriptors of the run."""
+        """Close the server's descriptors of the run (its network namespace stays)."""
         for fd in (self.status_w, self.kill_r, self.pidfd):
             os.close(fd)
 
@@ -146,6 +204,8 @@ class Server:
         status on the status pipe when it ends (``a STATUS``), preceded by ``d`` when it
         died without such a request (killed from outside the sandbox)."""
         own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        self.own_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        spare_nets: list[_Net] = []  # clean network namespaces no run holds
         runs: dict[int, _Run] = {}  # pidfd -> run
         by_kill: dict[int, _Run] = {}  # kill pipe -> run, until a kill is asked for
         poller = select.poll()
@@ -181,6 +241,12 @@ class Server:
                     _report(run.status_w, "d", "unasked")  # B died with nobody asking
                 _report(run.status_w, "a", status)
                 run.close()
+                # Every process of the run is gone: its network namespace is a spare again
+                # if its sockets left nothing behind.
+                if len(spare_nets) < _MAX_SPARE_NETS and self._net_is_fresh(run.net):
+                    spare_nets.append(run.net)
+                else:
+                    os.close(run.net.fd)
             if not any(fd == sock_fd for fd, _ in events):
                 continue
             try:
@@ -194,24 +260,37 @@ class Server:
                     os.close(fd)
                 continue
             mem, status_w, kill_r, rest = fds[0], fds[1], fds[2], fds[3:]
+            net: _Net | None = None
             try:
-                # A PID namespace of its own for the next child, which is its init (B): back
-                # to this process's own first, since the last run's is still set.
-                _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns")
+                net = spare_nets.pop() if spare_nets else self._new_net()
+                # B is forked into the run's network namespace, and into a PID namespace of
+                # its own, whose init it is (back to this process's own PID namespace
+                # first, since the last run's is still set).
+                _check(_libc.setns(net.fd, CLONE_NEWNET), "setns net")
+                _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns pid")
                 _check(_libc.unshare(CLONE_NEWPID), "unshare pid")
                 pid = os.fork()
             except OSError as e:
+                with contextlib.suppress(OSError):
+                    _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
                 _report(status_w, "e", f"the fork server cannot start a run: {e}")
                 for fd in fds:
                     os.close(fd)
+                if net is not None:
+                    os.close(net.fd)
                 continue
+            assert net is not None
             if pid == 0:
                 self.sock.close()
-                os.close(own_pid_ns)
+                for fd in (own_pid_ns, self.own_net, net.fd, kill_r):
+                    os.close(fd)
+                for spare in spare_nets:
+                    os.close(spare.fd)
                 for run in runs.values():
                     run.close()
-                os.close(kill_r)
+                    os.close(run.net.fd)
                 return self._run_b(mem, status_w, rest)
+            _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
             os.close(mem)
             for fd in rest:
                 os.close(fd)
@@ -224,12 +303,37 @@ class Server:
                 _report(status_w, "e", f"the fork server cannot watch a run: {e}")
                 os.close(status_w)
                 os.close(kill_r)
+                os.close(net.fd)
                 continue
-            run = _Run(pid, pidfd, status_w, kill_r)
+            run = _Run(pid, pidfd, status_w, kill_r, net)
             runs[pidfd] = run
             by_kill[kill_r] = run
             poller.register(pidfd, select.POLLIN)
             poller.register(kill_r, select.POLLIN)
+
+    def _new_net(self) -> _Net:
+        """A new network namespace with loopback up, and its counts while new."""
+        _check(_libc.unshare(CLONE_NEWNET), "unshare net")
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP))
+            fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            return _Net(fd, _net_state())
+        finally:
+            _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
+
+    def _net_is_fresh(self, net: _Net) -> bool:
+        """Whether ``net`` (no process in it) shows the counts it had when it was new."""
+        if net.fresh is None:
+            return False
+        try:
+            _check(_libc.setns(net.fd, CLONE_NEWNET), "setns net")
+        except OSError:
+            return False
+        try:
+            return _net_state() == net.fresh
+        finally:
+            _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
 
     # ------------------------------------------------------------------ B
     def _run_b(self, mem: int, status_w: int, fds: list[int]) -> dict[str, Any]:
@@ -241,9 +345,9 @@ class Server:
             for fd in procs:  # into the run's cgroups first: what follows is the run's
                 os.write(fd, b"0")
                 os.close(fd)
-            # PID 1 of its own PID namespace already; the other namespaces are made here.
-            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
-                   "unshare")
+            # PID 1 of its own PID namespace, in the run's network namespace already; the
+            # other namespaces are made here.
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
             # A kernel without cgroup namespaces: the run still has its cgroup.
             with contextlib.suppress(OSError):
                 _check(_libc.unshare(CLONE_NEWCGROUP), "unshare cgroup")
@@ -257,8 +361,6 @@ class Server:
                        f"size={size},nr_inodes={inodes},mode=1777")
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             _check(_libc.sethostname(b"codeeval", 8), "sethostname")
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP))
             _place(job["files"], blob, uid, gid)
             del blob
             c = os.fork()
