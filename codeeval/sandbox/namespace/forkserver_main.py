@@ -101,6 +101,14 @@ def _report(fd: int, tag: str, text: object) -> None:
         os.write(fd, line.encode(errors="replace"))
 
 
+def _max_fd() -> int:
+    """One more than the highest fd this process can hold."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(soft, hard) if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+
+
 def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
     chunks = []
     while True:
@@ -394,12 +402,10 @@ class Server:
             status_w = fcntl.fcntl(status_w, fcntl.F_DUPFD_CLOEXEC, _MOVE_ABOVE)
             for target, fd in enumerate(high):
                 os.dup2(fd, target, inheritable=True)
-            keep = set(range(len(high))) | {status_w}
-            for name in os.listdir("/proc/self/fd"):
-                fd = int(name)
-                if fd not in keep:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
+            # The status pipe just above them, and every other fd closed at once
+            # (close_range: listing /proc/self/fd and closing one by one cost 0.4 ms).
+            status_w = os.dup2(status_w, len(high), inheritable=False)
+            os.closerange(len(high) + 1, _max_fd())
             os.chdir("/box")
             import resource
 
