@@ -396,8 +396,8 @@ class NamespaceBackend(Backend):
         tree: ForkTree | None = None
         try:
             cgroup = cgroups.RunCgroup.create(self.cgroup_host, job.limits, run_id)
-            for d in cgroup.dirs.values():
-                ours.append(os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC))
+            for path in cgroup.procs_files():
+                ours.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
             procs = list(ours)
             status_r, status_w = os.pipe2(os.O_CLOEXEC)
             ours.append(status_w)

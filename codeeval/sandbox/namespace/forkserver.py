@@ -292,6 +292,8 @@ class ForkTree(ProcessTree):
         self._kill_sent = False
         #: Every process of the run was gone before the supervisor first killed it.
         self._gone_before_kill = False
+        #: The server reported B reaped: the run's PID namespace, and so the run, is empty.
+        self._all_gone = False
 
     def exit_fd(self) -> int | None:
         return os.dup(self._status_r)
@@ -325,6 +327,7 @@ class ForkTree(ProcessTree):
             # before the program ended and nobody here asked for it: the sandbox was
             # killed from outside. An infra error, never the program's verdict.
             self._crash = "the run's sandbox init died before the program ended"
+        self._all_gone = "a" in found
         status = found.get("x", found.get("a"))
         if status is None or not status.isdigit():
             self._crash = self._crash or "the fork server ended the run without a status"
@@ -333,6 +336,8 @@ class ForkTree(ProcessTree):
         return self._reported
 
     def kill(self) -> None:
+        if self._all_gone:
+            return  # nothing of the run is left to kill (the usual case once it reported)
         if not self._kill_sent:
             self._kill_sent = True
             # B writes the program's status before it exits, so a run whose processes
