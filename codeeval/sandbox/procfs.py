@@ -71,3 +71,11 @@ def all_exiting(pids: list[int]) -> bool:
         if fields[0] not in (b"Z", b"X") and not int(fields[6]) & _PF_EXITING:
             return False
     return True
+
+
+def read_all(fd: int) -> bytes:
+    """Everything left to read from ``fd`` (a small kernel file, a memfd), up to its end."""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)

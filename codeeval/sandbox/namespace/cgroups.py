@@ -29,6 +29,7 @@ from pathlib import Path
 from codeeval.errors import SandboxCrashed
 from codeeval.model.run import Limits
 from codeeval.sandbox import runid
+from codeeval.sandbox.procfs import read_all
 
 _V1_CONTROLLERS = ("memory", "pids", "cpuacct", "cpu")
 _V1_REQUIRED = ("memory", "pids", "cpuacct")
@@ -145,10 +146,7 @@ def _read(path: str) -> bytes:
     """The contents of a (small) cgroup control file."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_all(fd)
     finally:
         os.close(fd)
 

@@ -23,6 +23,7 @@ import functools
 import os
 
 from codeeval.errors import BackendUnavailable
+from codeeval.sandbox.procfs import read_all
 
 #: Syscalls that fail with EPERM inside the sandbox.
 DENIED = (
@@ -109,10 +110,7 @@ def filter_bpf(extra: tuple[str, ...] = ()) -> bytes:
                 raise BackendUnavailable(f"libseccomp could not export the filter: "
                                          f"{os.strerror(-rc)}")
             os.lseek(fd, 0, os.SEEK_SET)
-            chunks = []
-            while chunk := os.read(fd, 65536):
-                chunks.append(chunk)
-            return b"".join(chunks)
+            return read_all(fd)
         finally:
             os.close(fd)
     finally:
