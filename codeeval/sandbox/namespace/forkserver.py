@@ -7,19 +7,23 @@ Python process that has imported the common modules once. Per run it forks, and 
 builds a fresh set of namespaces of its own before anything of the job runs (see
 :mod:`.forkserver_main` for the two processes involved), so a run still gets:
 
-* new mount, PID, network (loopback only), IPC, UTS and cgroup namespaces of its own,
-  a private size-capped tmpfs on ``/box`` (the work dir), ``/tmp`` and ``/dev/shm``, and
-  a new ``/proc`` that shows only its own processes;
+* new mount, PID, IPC, UTS and cgroup namespaces of its own, a network namespace
+  (loopback only) that no other run holds at the same time, a private size-capped tmpfs
+  on ``/box`` (the work dir), ``/tmp`` and ``/dev/shm``, and a new ``/proc`` that shows
+  only its own processes;
 * the run's own cgroup (memory with swap, pids, CPU) created and read by the supervisor,
   its own uid slot, rlimits, an empty capability bounding set, no capabilities,
   ``no_new_privs`` and the same seccomp filter as a bubblewrap run;
 * a cleared environment and only fds 0-4 (stdio and the channel).
 
 What differs from a bubblewrap run: the read-only root and ``/dev`` are shared with the
-other runs of the same server (nobody can write them), and the job runs in the server's
+other runs of the same server (nobody can write them); the job runs in the server's
 interpreter: the same hash seed for every run, and the modules the server imported
 already in ``sys.modules`` (each run has its own copy-on-write copy; nothing a run does
-reaches the server or another run).
+reaches the server or another run); and the network namespace may be one an earlier run
+used, once that run's processes are gone and its sockets left nothing behind (no
+TIME_WAIT connection, fragment or flow label: see :mod:`.forkserver_main`), so a later run
+sees loopback's traffic counters, and nothing else, of earlier ones.
 
 Only the supervisor talks to the server, over a ``SOCK_SEQPACKET`` socket; a request is a
 datagram carrying fds, and the job itself (command, environment, limits, uid, files)
