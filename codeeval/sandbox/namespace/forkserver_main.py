@@ -28,7 +28,7 @@ builds fresh namespaces. Per request (one datagram on the control socket carryin
 A setup failure anywhere is reported as ``e MESSAGE`` (an infra error, never a verdict).
 
 **Network namespaces are reused, once proven clean.** Making and destroying one (loopback
-up, then the kernel's teardown) cost about 1 ms of CPU per run here, some 7% of a scoring.
+up, then the kernel's teardown) cost 0.5-1 ms of CPU per run here, 4-7% of a scoring.
 So the server keeps the network namespaces of finished runs: only loopback, which no run
 can reconfigure (that needs ``CAP_NET_ADMIN``), so what a run can leave behind once all
 its processes are gone is kernel state of its sockets: TIME_WAIT and other closing TCP
