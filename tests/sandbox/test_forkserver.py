@@ -147,7 +147,8 @@ def test_a_network_namespace_is_reused_only_when_its_sockets_left_nothing(
     which would make the same port busy for the next run for a minute."""
     ino = "import os; print(os.stat('/proc/self/ns/net').st_ino)"
     first, again = (backend.run(script_job(ino)) for _ in range(2))
-    assert first.status is RunStatus.OK and again.status is RunStatus.OK, (first, again)
+    assert first.status is RunStatus.OK, first
+    assert again.status is RunStatus.OK, again
     assert first.stdout == again.stdout  # no sockets: the same namespace serves again
     port = 5555
     leave = script_job(f"""
@@ -170,7 +171,8 @@ def test_a_network_namespace_is_reused_only_when_its_sockets_left_nothing(
     """)
     for _ in range(3):
         r = backend.run(leave)
-        assert r.status is RunStatus.OK and r.stdout == b"1\n", r  # it did leave one
+        assert r.status is RunStatus.OK, r
+        assert r.stdout == b"1\n"  # it did leave one
         for _ in range(2):
             r = backend.run(bind)
             assert r.status is RunStatus.OK, r
