@@ -27,7 +27,10 @@ from codeeval.errors import BackendUnavailable, InputError
 #: Items a local server scores at once per core. A run spends much of its life waiting (on
 #: its fork, its pipes, the supervisor's bookkeeping), so two per core left a loaded 2-core
 #: machine 40% idle (75-82 scorings/s, ``scripts/bench_server.py``); four per core kept it
-#: busy (98-111/s); six per core measured the same, and eight lengthened the tail.
+#: busy (98-111/s). Six per core gave the same throughput with a longer p99, eight a far
+#: longer one; and beyond four per core a CPU-bound program gets less than a quarter of a
+#: core, so the wall limit (three times the CPU limit plus 1 s) could end a slow but valid
+#: program before its CPU limit does.
 WORKERS_PER_CORE = 4
 
 
