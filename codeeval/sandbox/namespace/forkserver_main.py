@@ -102,11 +102,12 @@ def _report(fd: int, tag: str, text: object) -> None:
 
 
 def _max_fd() -> int:
-    """One more than the highest fd this process can hold."""
+    """One more than the highest fd this process can hold (the hard RLIMIT_NOFILE, which
+    bounds the soft one; Linux never lets it be infinite, but a C int bounds it here)."""
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(soft, hard) if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 1 << 20 if hard == resource.RLIM_INFINITY else min(hard, (1 << 31) - 1)
 
 
 def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
