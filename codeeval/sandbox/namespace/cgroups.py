@@ -157,8 +157,8 @@ class RunCgroup:
     def __init__(self, host: CgroupHost, name: str) -> None:
         self.host = host
         self.name = name
-        self.dirs = {c: p / name for c, p in host.parents.items()}
-        self._dirs = {c: str(d) for c, d in self.dirs.items()}
+        #: The run's directory in each hierarchy, by controller ("" for v2).
+        self.dirs = {c: f"{p}/{name}" for c, p in host.parents.items()}
         self._cpu_fd: int | None = None  # the CPU counter, kept open: it is read very often
 
     @classmethod
@@ -170,7 +170,7 @@ class RunCgroup:
         """
         cg = cls(host, name)
         try:
-            for d in cg._dirs.values():
+            for d in cg.dirs.values():
                 os.mkdir(d)
             cg._write_limits(limits)
         except OSError as e:
@@ -180,24 +180,24 @@ class RunCgroup:
 
     def procs_files(self) -> list[str]:
         """The ``cgroup.procs`` file of each of the run's cgroup directories."""
-        return [d + "/cgroup.procs" for d in self._dirs.values()]
+        return [d + "/cgroup.procs" for d in self.dirs.values()]
 
     def _write_limits(self, limits: Limits) -> None:
         mem = str(limits.memory_bytes)
         quota = None if limits.cpus is None else max(1000, int(limits.cpus * 100_000))
         if self.host.version == 1:
-            m = self._dirs["memory"]
+            m = self.dirs["memory"]
             _write(m + "/memory.limit_in_bytes", mem)
             with contextlib.suppress(FileNotFoundError):  # swap accounting is off
                 _write(m + "/memory.memsw.limit_in_bytes", mem)
             with contextlib.suppress(OSError):
                 _write(m + "/memory.swappiness", "0")
-            _write(self._dirs["pids"] + "/pids.max", str(limits.processes))
-            if quota is not None and "cpu" in self._dirs:
-                _write(self._dirs["cpu"] + "/cpu.cfs_period_us", "100000")
-                _write(self._dirs["cpu"] + "/cpu.cfs_quota_us", str(quota))
+            _write(self.dirs["pids"] + "/pids.max", str(limits.processes))
+            if quota is not None and "cpu" in self.dirs:
+                _write(self.dirs["cpu"] + "/cpu.cfs_period_us", "100000")
+                _write(self.dirs["cpu"] + "/cpu.cfs_quota_us", str(quota))
         else:
-            d = self._dirs[""]
+            d = self.dirs[""]
             _write(d + "/memory.max", mem)
             with contextlib.suppress(OSError):
                 _write(d + "/memory.swap.max", "0")
@@ -221,8 +221,8 @@ class RunCgroup:
     def cpu_time_s(self) -> float:
         """CPU time (user + system) of every task that ran in the cgroup, in seconds."""
         if self._cpu_fd is None:
-            path = (self._dirs["cpuacct"] + "/cpuacct.usage" if self.host.version == 1
-                    else self._dirs[""] + "/cpu.stat")
+            path = (self.dirs["cpuacct"] + "/cpuacct.usage" if self.host.version == 1
+                    else self.dirs[""] + "/cpu.stat")
             try:
                 self._cpu_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
@@ -232,8 +232,8 @@ class RunCgroup:
 
     def peak_memory_bytes(self) -> int | None:
         """Peak memory usage of the cgroup, or ``None`` if the kernel does not report it."""
-        path = (self._dirs["memory"] + "/memory.max_usage_in_bytes" if self.host.version == 1
-                else self._dirs[""] + "/memory.peak")
+        path = (self.dirs["memory"] + "/memory.max_usage_in_bytes" if self.host.version == 1
+                else self.dirs[""] + "/memory.peak")
         try:
             return int(_read(path))
         except (OSError, ValueError):
@@ -241,8 +241,8 @@ class RunCgroup:
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer killed a task of this cgroup."""
-        path = (self._dirs["memory"] + "/memory.oom_control" if self.host.version == 1
-                else self._dirs[""] + "/memory.events")
+        path = (self.dirs["memory"] + "/memory.oom_control" if self.host.version == 1
+                else self.dirs[""] + "/memory.events")
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -260,7 +260,7 @@ class RunCgroup:
 
     def members(self) -> list[int] | None:
         """The pids in the cgroup; ``None`` when they cannot be read."""
-        d = self._dirs["pids"] if self.host.version == 1 else self._dirs[""]
+        d = self.dirs["pids"] if self.host.version == 1 else self.dirs[""]
         try:
             return [int(x) for x in _read(d + "/cgroup.procs").split()]
         except (OSError, ValueError):
@@ -270,7 +270,7 @@ class RunCgroup:
         """Send SIGKILL to every process in the cgroup (v2: atomically via ``cgroup.kill``)."""
         if self.host.version == 2:
             with contextlib.suppress(OSError):
-                _write(self._dirs[""] + "/cgroup.kill", "1")
+                _write(self.dirs[""] + "/cgroup.kill", "1")
                 return
         for pid in self.pids():
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -293,7 +293,7 @@ class RunCgroup:
             os.close(self._cpu_fd)
             self._cpu_fd = None
         deadline = time.monotonic() + timeout_s
-        pending = list(self._dirs.values())
+        pending = list(self.dirs.values())
         delay = 0.0002
         while pending:
             for d in list(pending):

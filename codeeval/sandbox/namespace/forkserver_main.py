@@ -15,10 +15,9 @@ builds fresh namespaces. Per request (one datagram on the control socket carryin
 * **B** (PID 1 of the new PID namespace): reads the job from a memfd, joins the run's
   cgroups through the ``cgroup.procs`` fds the supervisor opened, unshares mount, IPC,
   UTS and cgroup namespaces, mounts private size-capped tmpfs on ``/box``, ``/tmp`` and
-  ``/dev/shm`` and a new ``/proc``, writes the job's
-  files into ``/box``, forks C, reaps every process of the namespace until C ends, and
-  reports C's wait status (``x STATUS``). When B exits the kernel kills whatever is left
-  in the namespace.
+  ``/dev/shm`` and a new ``/proc``, writes the job's files into ``/box``, forks C, reaps
+  every process of the namespace until C ends, and reports C's wait status
+  (``x STATUS``). When B exits the kernel kills whatever is left in the namespace.
 * **C**: starts a session, moves stdio and the channel to fds 0-4 and closes every other
   fd, sets the rlimits, clears the environment, drops the capability bounding set,
   switches to the run's uid and gid (which clears its capabilities), sets
@@ -110,14 +109,17 @@ def _max_fd() -> int:
     return 1 << 20 if hard == resource.RLIM_INFINITY else min(hard, (1 << 31) - 1)
 
 
-def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
+def _read_all(fd: int) -> bytes:
+    """Everything left to read from ``fd`` (this file imports nothing from codeeval, so it
+    cannot use ``procfs.read_all``)."""
     chunks = []
-    while True:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break
+    while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
-    data = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
+    data = _read_all(fd)
     nl = data.index(b"\n")
     return json.loads(data[:nl]), data[nl + 1:]
 
@@ -138,9 +140,7 @@ def _net_state() -> tuple[bytes, ...] | None:
         for name in _NET_STATE_FILES:
             fd = os.open("/proc/self/net/" + name, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                data = b""
-                while chunk := os.read(fd, 65536):
-                    data += chunk
+                data = _read_all(fd)
             finally:
                 os.close(fd)
             if name == "ip6_flowlabel":
@@ -281,7 +281,7 @@ class Server:
                 pid = os.fork()
             except OSError as e:
                 with contextlib.suppress(OSError):
-                    _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
+                    self._leave_net()
                 _report(status_w, "e", f"the fork server cannot start a run: {e}")
                 for fd in fds:
                     os.close(fd)
@@ -299,7 +299,7 @@ class Server:
                     run.close()
                     os.close(run.net.fd)
                 return self._run_b(mem, status_w, rest)
-            _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
+            self._leave_net()
             os.close(mem)
             for fd in rest:
                 os.close(fd)
@@ -329,7 +329,7 @@ class Server:
             fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             return _Net(fd, _net_state())
         finally:
-            _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
+            self._leave_net()
 
     def _net_is_fresh(self, net: _Net) -> bool:
         """Whether ``net`` (no process in it) shows the counts it had when it was new."""
@@ -342,7 +342,11 @@ class Server:
         try:
             return _net_state() == net.fresh
         finally:
-            _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
+            self._leave_net()
+
+    def _leave_net(self) -> None:
+        """Back to the server's own network namespace (after entering a run's)."""
+        _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
 
     # ------------------------------------------------------------------ B
     def _run_b(self, mem: int, status_w: int, fds: list[int]) -> dict[str, Any]:
