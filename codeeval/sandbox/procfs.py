@@ -55,24 +55,6 @@ class TreeMeter:
         self.peak_rss_bytes = max(self.peak_rss_bytes, self.rss_bytes)
 
 
-#: ``PF_EXITING`` in the flags field of ``/proc/PID/stat``: the process has begun to exit.
-_PF_EXITING = 0x4
-
-
-def all_exiting(pids: list[int]) -> bool:
-    """Whether every process of ``pids`` is gone, a zombie, or has begun to exit (a process
-    that cannot be read counts as gone). True for an empty list."""
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in (b"Z", b"X") and not int(fields[6]) & _PF_EXITING:
-            return False
-    return True
-
-
 def read_all(fd: int) -> bytes:
     """Everything left to read from ``fd`` (a small kernel file, a memfd), up to its end."""
     chunks = []

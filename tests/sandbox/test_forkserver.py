@@ -78,6 +78,8 @@ def test_a_forked_run_holds_only_its_own_fds_and_no_privileges(
         status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
         print(json.dumps({"fds": fds, "uid": os.getuid(), "gid": os.getgid(),
                           "groups": os.getgroups(), "pid": os.getpid(),
+                          "ppid": os.getppid(),
+                          "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
                           "status": {k: status[k].strip() for k in
                                      ("CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs",
                                       "Seccomp")},
@@ -94,7 +96,11 @@ def test_a_forked_run_holds_only_its_own_fds_and_no_privileges(
     assert s.uid_base <= seen["uid"] < s.uid_base + s.uid_slots
     assert seen["gid"] == seen["uid"]
     assert seen["groups"] == []
-    assert seen["pid"] == 2  # the namespace's init is 1
+    # In a PID namespace of its own, whose init (its slot's) is its parent and the only
+    # other process.
+    assert seen["pid"] > 1
+    assert seen["ppid"] == 1
+    assert seen["pids"] == [1, seen["pid"]]
     zero = "0000000000000000"
     assert seen["status"] == {"CapEff": zero, "CapPrm": zero, "CapBnd": zero, "CapAmb": zero,
                               "NoNewPrivs": "1", "Seccomp": "2"}
@@ -113,7 +119,8 @@ def test_runs_alive_at_the_same_time_do_not_see_each_other(backend: NamespaceBac
         time.sleep(1.0)  # the other runs write their marks meanwhile
         print(json.dumps({"tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
                           "box": sorted(os.listdir("/box")),
-                          "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+                          "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+                          "pid": os.getpid(),
                           "net": os.stat("/proc/self/ns/net").st_ino,
                           "written": written, "looked": time.monotonic()}))
     """)
@@ -136,7 +143,7 @@ def test_runs_alive_at_the_same_time_do_not_see_each_other(backend: NamespaceBac
         assert v["tmp"] == [f"mark-{i}"]
         assert v["shm"] == [f"mark-{i}"]
         assert v["box"] == ["main.py", f"mark-{i}"]
-        assert v["pids"] == ["1", "2"]
+        assert v["pids"] == [1, v["pid"]]  # its init, and itself
     assert len({v["net"] for v in seen.values()}) == 3  # a network namespace each
 
 
@@ -248,6 +255,79 @@ def _alive(pid: str) -> bool:
             return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except OSError:
         return False
+
+
+def test_a_slot_keeps_its_init_and_recycling_it_ends_every_process_of_the_slot(
+        backend: NamespaceBackend) -> None:
+    """Runs of one slot share a kept init (the parent of each program), which kills what a
+    program left behind before the next run. When a run's cgroup would not empty, the
+    supervisor has the server end the slot's init: every process of the slot's PID
+    namespace dies with it (none can escape a PID namespace), the run is an infra error,
+    and the slot's next run gets a new init."""
+    from codeeval.errors import SandboxCrashed
+
+    def init_of(uid: int) -> tuple[int, int]:
+        """(host pid of the program, host pid of its parent) for the one program of uid."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            found = _programs_of(uid)
+            if found:
+                return found[0]
+            time.sleep(0.01)
+        raise AssertionError(f"no program of uid {uid} showed up")
+
+    leaves = script_job("""
+        import subprocess, sys, time
+        subprocess.Popen(["sleep", "60"], start_new_session=True)
+        time.sleep(float(sys.stdin.readline()))  # long enough to be seen
+    """, time_s=30)
+    inits = []
+    for _ in range(2):
+        with backend.start(dataclasses.replace(leaves, stdin=b"2\n")) as p:
+            uid = p._tree.uid  # type: ignore[attr-defined]
+            inits.append((uid, init_of(uid)[1]))
+            result = p.finish(timeout_s=30)
+        assert result.status is RunStatus.OK, result
+        assert _programs_of(uid) == []  # the sleep it left was killed with the run
+    assert inits[0] == inits[1], "one slot, one init, for runs one after the other"
+    server = backend._forkserver  # type: ignore[attr-defined]
+    assert server is not None
+    with backend.start(dataclasses.replace(leaves, stdin=b"30\n")) as p:
+        uid = p._tree.uid  # type: ignore[attr-defined]
+        _, init = init_of(uid)
+        deadline = time.monotonic() + 10
+        while len(_programs_of(uid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the program and the sleep it started
+        assert len(_programs_of(uid)) == 2
+        server.recycle(uid)
+        with pytest.raises(SandboxCrashed, match="sandbox"):
+            p.finish(timeout_s=30)
+    assert _programs_of(uid) == []
+    assert not _alive(str(init))
+    with backend.start(dataclasses.replace(leaves, stdin=b"1\n")) as p:
+        assert p._tree.uid == uid  # type: ignore[attr-defined]  # the slot released last
+        _, new_init = init_of(uid)
+        result = p.finish(timeout_s=30)
+    assert result.status is RunStatus.OK, result
+    assert new_init not in (init, inits[0][1])  # a new init for the slot
+
+
+def _programs_of(uid: int) -> list[tuple[int, int]]:
+    """``(pid, parent pid)`` of every live process of ``uid`` (zombies aside)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines()
+                              if ":" in line)
+        except OSError:
+            continue
+        if (int(fields["Uid"].split()[0]) == uid
+                and not fields["State"].strip().startswith("Z")):
+            found.append((int(entry.name), int(fields["PPid"])))
+    return found
 
 
 def test_declared_scripts_run_precompiled() -> None:

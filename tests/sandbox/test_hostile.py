@@ -431,7 +431,9 @@ def test_other_processes_are_invisible(runner: Runner) -> None:
     assert r.status is RunStatus.OK
     pids = eval(r.stdout)  # a list of ints printed by the program
     assert len(pids) <= 3, pids  # bwrap's init (or the agent), the program, listdir's view
-    if runner.backend.name != "docker":  # a reused container's pid numbers keep growing
+    # A reused container's pid numbers keep growing, and so do those of a fork-server
+    # slot's PID namespace, which serves one run after another.
+    if runner.backend.name != "docker" and not runner.forkserver:
         assert max(pids) < 10
 
 

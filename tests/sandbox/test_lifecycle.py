@@ -87,7 +87,8 @@ def test_no_state_crosses_from_one_run_to_the_next(forkserver: bool) -> None:
         print(os.getuid())
     """), forkserver=forkserver)
     for _ in range(2):  # a shape that repeats gets sandboxes prepared for it
-        assert backend.run(first_job).status is RunStatus.OK
+        first = backend.run(first_job)
+        assert first.status is RunStatus.OK
     backend.quiesce()
     if forkserver:
         assert backend.resident(), "the runs should have gone through the fork server"
@@ -100,12 +101,15 @@ def test_no_state_crosses_from_one_run_to_the_next(forkserver: bool) -> None:
                 if os.path.exists(p)]
         procs = [p for p in os.listdir("/proc") if p.isdigit()]
         print(json.dumps({"left": left, "procs": len(procs), "env": sorted(os.environ),
+                          "uid": os.getuid(),
                           "files": sorted(os.listdir("/box"))}))
     """).replace("import os", "import os, json"), forkserver=forkserver))
     assert second.status is RunStatus.OK, second
     seen = json.loads(second.stdout)
     assert seen["left"] == []
     assert seen["procs"] <= 2  # the namespace's init and this program
+    if forkserver:  # the slot (and its kept init) the first runs used: their sleep is gone
+        assert seen["uid"] == int(first.stdout)
     assert seen["files"] == ["main.py"]
     # The base environment only: nothing the first runs set (SECRET_OF_FIRST).
     job_env = set(dict(PYTHON.env)) if forkserver else set()

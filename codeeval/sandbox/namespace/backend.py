@@ -420,8 +420,8 @@ class NamespaceBackend(Backend):
                                   nprocs=len(procs))
             mem = memfd_with(payload)
             ours.append(mem)
-            server.submit([mem, status_w, kill_r, *pipes.child_stdio, *pipes.child_pass_fds,
-                           *procs])
+            server.submit(slot.uid, [mem, status_w, kill_r, *pipes.child_stdio,
+                                     *pipes.child_pass_fds, *procs])
         except BaseException as e:
             if pipes is not None:
                 pipes.close_all()

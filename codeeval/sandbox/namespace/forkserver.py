@@ -58,7 +58,6 @@ from codeeval.sandbox.namespace import cgroups
 from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.namespace.tree import read_info, reap_pidfd
 from codeeval.sandbox.process import ProcessTree
-from codeeval.sandbox.procfs import all_exiting
 
 _SOURCE = importlib.resources.files("codeeval.sandbox.namespace").joinpath(
     "forkserver_main.py").read_bytes()
@@ -116,8 +115,9 @@ class ForkServer:
             return False
         return _real_paths(tuple(job.runtime_paths)) <= self.runtime_paths
 
-    def submit(self, fds: Sequence[int]) -> None:
-        """Hand one run's fds to the server (starting or restarting it as needed).
+    def submit(self, uid: int, fds: Sequence[int]) -> None:
+        """Hand one run's fds to the server, for the slot of ``uid`` (starting or
+        restarting the server as needed).
 
         Raises:
             SandboxCrashed: the server cannot be started or does not take the request.
@@ -129,7 +129,7 @@ class ForkServer:
                     self._start()
                 assert self._sock is not None
                 try:
-                    socket.send_fds(self._sock, [b"r"], list(fds))
+                    socket.send_fds(self._sock, [b"r %d" % uid], list(fds))
                     self._live += 1
                     self.served += 1
                     return
@@ -137,6 +137,14 @@ class ForkServer:
                     if attempt:
                         raise SandboxCrashed(f"the fork server refused a run: {e}") from e
                     self._stop()
+
+    def recycle(self, uid: int) -> None:
+        """Have the server end the init of ``uid``'s slot, and with it every process of
+        the slot's namespaces (a run's cgroup would not empty). Never raises."""
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.send(b"R %d" % uid)
 
     def release(self) -> None:
         """One run handed over by :meth:`submit` is over."""
@@ -277,8 +285,7 @@ class ForkTree(ProcessTree):
 
     The run's processes are not our children: the supervisor learns the program's wait
     status from the status pipe, and kills through the cgroup and the kill pipe (the
-    fork server then kills the namespace's init, which takes every process of the
-    namespace with it).
+    slot's init then kills every process of its PID namespace).
     """
 
     def __init__(self, server: ForkServer, slots: SlotPool, slot: Slot, run_id: str,
@@ -294,9 +301,7 @@ class ForkTree(ProcessTree):
         self._reported: tuple[int, Any] | None = None
         self._crash: str | None = None
         self._kill_sent = False
-        #: Every process of the run was gone before the supervisor first killed it.
-        self._gone_before_kill = False
-        #: The server reported B reaped: the run's PID namespace, and so the run, is empty.
+        #: The slot's init reported every process of the run reaped.
         self._all_gone = False
 
     def exit_fd(self) -> int | None:
@@ -323,16 +328,15 @@ class ForkTree(ProcessTree):
         for line in data.decode(errors="replace").splitlines():
             tag, _, text = line.partition(" ")
             found.setdefault(tag, text)
+        status = found.get("x")
         if "e" in found:
             self._crash = found["e"]
-        elif "x" not in found and ("d" in found or self._gone_before_kill) and not (
-                self.cgroup is not None and self.cgroup.oom_killed()):
-            # B (the namespace's init, root, unreachable from the program's uid) died
-            # before the program ended and nobody here asked for it: the sandbox was
-            # killed from outside. An infra error, never the program's verdict.
-            self._crash = "the run's sandbox init died before the program ended"
+        elif status is None:
+            # The slot's init (root, unreachable from the program's uid) or the fork
+            # server died before the program ended: the sandbox was killed from outside.
+            # An infra error, never the program's verdict.
+            self._crash = self._crash or "the run's sandbox died before the program ended"
         self._all_gone = "a" in found
-        status = found.get("x", found.get("a"))
         if status is None or not status.isdigit():
             self._crash = self._crash or "the fork server ended the run without a status"
             status = "9"  # report it as killed; the crash makes the run an infra error
@@ -342,20 +346,10 @@ class ForkTree(ProcessTree):
     def kill(self) -> None:
         if self._all_gone:
             return  # nothing of the run is left to kill (the usual case once it reported)
-        if not self._kill_sent:
+        # The kill pipe first: the slot's init kills the whole PID namespace, which also
+        # takes a program that has not joined the cgroup yet.
+        if not self._kill_sent and self._kill_w >= 0:
             self._kill_sent = True
-            # B writes the program's status before it exits, so a run whose processes
-            # are all gone or exiting here, with no status reported, lost B first: killed
-            # from outside. (The fork server reports that too, with ``d``, but it may not
-            # have done so yet when the supervisor reacts.) CPU time in the cgroup shows B
-            # had joined it: a run killed before B got there is not a death from outside.
-            members = self.cgroup.members() if self.cgroup is not None else None
-            if (self._reported is None and members is not None and all_exiting(members)
-                    and (self.cgroup.cpu_time_s() or 0.0) > 0.0):  # type: ignore[union-attr]
-                self._gone_before_kill = True
-        # The kill pipe first: the fork server must see the request before B dies of the
-        # cgroup kill.
-        if self._kill_w >= 0:
             with contextlib.suppress(OSError):
                 os.write(self._kill_w, b"k")
         if self.cgroup is not None:
@@ -387,7 +381,15 @@ class ForkTree(ProcessTree):
 
     def _release(self, errors: list[str], handed_over: bool = True) -> None:
         if self.cgroup is not None:
+            failed = len(errors)
             self.cgroup.remove_noting(errors)
+            if len(errors) > failed and handed_over:
+                # Something of the run outlived the cgroup kills: end the slot's init,
+                # which takes every process of its namespace (none can escape a PID
+                # namespace), before the slot serves another run.
+                self._server.recycle(self.uid)
+                with contextlib.suppress(SandboxCrashed):
+                    self.cgroup.remove(timeout_s=5.0)
             self.cgroup = None
         for fd in (self._status_r, self._kill_w):
             if fd >= 0:

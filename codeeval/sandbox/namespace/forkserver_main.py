@@ -3,39 +3,52 @@
 This file is copied into the fork server's own sandbox and run there as root (with the
 capabilities bubblewrap was told to keep); it imports nothing from codeeval and never runs
 untrusted code in its own process. It has imported the interpreter's common modules
-once, so a run forked from it skips the interpreter's start-up, and for every run it
-builds fresh namespaces. Per request (one datagram on the control socket carrying fds):
+once, so a run forked from it skips the interpreter's start-up. Three kinds of process:
 
-* **The server** forks B into a PID namespace of its own (``setns`` back to its own PID
-  namespace, ``unshare(CLONE_NEWPID)``, ``fork``) and into a network namespace that no
-  other run holds (see below), then watches B (a pidfd) and the run's kill pipe: on a
-  byte there, or its EOF when the supervisor died, it kills B; when B ends it reports B's
-  wait status on the status pipe (``a STATUS``), preceded by ``d`` when B died without
-  such a request (killed from outside the sandbox).
-* **B** (PID 1 of the new PID namespace): reads the job from a memfd, joins the run's
-  cgroups through the ``cgroup.procs`` fds the supervisor opened, unshares mount, IPC,
-  UTS and cgroup namespaces, mounts private size-capped tmpfs on ``/box``, ``/tmp`` and
-  ``/dev/shm`` and a new ``/proc``, writes the job's files into ``/box``, forks C, reaps
-  every process of the namespace until C ends, and reports C's wait status
-  (``x STATUS``). When B exits the kernel kills whatever is left in the namespace.
-* **C**: starts a session, moves stdio and the channel to fds 0-4 and closes every other
-  fd, sets the rlimits, clears the environment, drops the capability bounding set,
-  switches to the run's uid and gid (which clears its capabilities), sets
-  ``no_new_privs``, installs the seccomp filter, closes the status pipe and runs the job,
-  ``python -S -B SCRIPT ARGS``, as this already-started interpreter would.
+* **The server** answers the supervisor. A request is one datagram on the control socket,
+  ``r UID``, carrying the run's fds; the server hands them on to the init of that uid's
+  slot (starting one first if the slot has none, or if its init died). ``R UID`` asks it
+  to end that slot's init and every process of its namespaces (the supervisor could not
+  empty a run's cgroup). On EOF (the supervisor is gone) the server exits, and the
+  sandbox's teardown takes every init and run with it.
+* **A slot's init** (forked by the server once per uid slot, and kept): PID 1 of a PID
+  namespace of its own, in a network namespace of its own, serving the runs of its slot
+  one at a time. For a run it forks C, then watches the run's kill pipe (a byte, or its
+  EOF when the supervisor died, makes it kill every process of its namespace) and reaps.
+  When C ends it reports C's wait status on the status pipe (``x STATUS``), kills
+  whatever the program left behind, and once every process of the namespace is reaped
+  reports that (``a STATUS``) and closes the pipe. If the init itself is killed, the
+  kernel kills every process of its namespace and the run ends with no ``x``, which the
+  supervisor reports as an infra error (the sandbox died), never as a verdict.
+* **C**: reads the job from a memfd, joins the run's cgroups through the
+  ``cgroup.procs`` fds the supervisor opened, unshares mount, IPC, UTS and cgroup
+  namespaces, mounts private size-capped tmpfs on ``/box``, ``/tmp`` and ``/dev/shm`` and
+  a new ``/proc``, writes the job's files into ``/box``, starts a session, moves stdio and
+  the channel to fds 0-4 and closes every other fd, sets the rlimits, clears the
+  environment, drops the capability bounding set, switches to the run's uid and gid (which
+  clears its capabilities), sets ``no_new_privs``, installs the seccomp filter, closes the
+  status pipe and runs the job, ``python -S -B SCRIPT ARGS``, as this already-started
+  interpreter would.
 
 A setup failure anywhere is reported as ``e MESSAGE`` (an infra error, never a verdict).
 
-**Network namespaces are reused, once proven clean.** Making and destroying one (loopback
-up, then the kernel's teardown) cost 0.5-1 ms of CPU per run here, 4-7% of a scoring.
-So the server keeps the network namespaces of finished runs: only loopback, which no run
-can reconfigure (that needs ``CAP_NET_ADMIN``), so what a run can leave behind once all
-its processes are gone is kernel state of its sockets: TIME_WAIT and other closing TCP
-sockets, IP fragments being reassembled, IPv6 flow labels still leased. A namespace goes
-back to the spares only when its per-namespace counts of those (``/proc/net/sockstat``,
-``sockstat6``, ``ip6_flowlabel``) equal the ones it had when new; otherwise it is dropped
-and a later run gets a new one. A spare is used by one run at a time. What a later run can
-still see of an earlier one are loopback's traffic counters.
+**Why a kept init per slot.** Each run used to get a new PID namespace, whose init was a
+fork of the server that forked C in turn: a second fork and exit of a 20 MB interpreter
+per run, 1.4 ms of CPU here, a tenth of what a HumanEval+ scoring costs. A slot serves
+one run at a time (the supervisor holds the slot's lock until the run's cgroup is gone),
+and between runs its init kills and reaps every process left in its namespace, so a run
+still finds nothing of earlier ones in its PID namespace but the init; what it can tell
+is how many PIDs earlier runs used.
+
+**A slot's network namespace is kept too, while clean.** Making and destroying one
+(loopback up, then the kernel's teardown) cost 0.5-1 ms of CPU per run. Only loopback is
+in it, which no run can reconfigure (that needs ``CAP_NET_ADMIN``), so what a run can leave
+behind once its processes are gone is kernel state of its sockets: TIME_WAIT and other
+closing TCP sockets, IP fragments being reassembled, IPv6 flow labels still leased. After
+each run the init compares the per-namespace counts of those (``/proc/net/sockstat``,
+``sockstat6``, ``ip6_flowlabel``) with the ones the namespace had when new, and moves to a
+new namespace when they differ. What a later run can still see of an earlier one are
+loopback's traffic counters.
 """
 
 from __future__ import annotations
@@ -68,7 +81,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
-PR_CAPBSET_DROP, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 24, 22, 38
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 24, 22, 38
 SECCOMP_MODE_FILTER = 2
 SIOCSIFFLAGS, IFF_UP = 0x8914, 1
 _MOVE_ABOVE = 100  # fds are moved above this before being put in place
@@ -128,7 +141,6 @@ def _read_job(fd: int) -> tuple[dict[str, Any], bytes]:
 _NET_STATE_FILES = ("sockstat", "sockstat6", "ip6_flowlabel")
 #: Fields of ``sockstat`` that count for the whole host, not one namespace.
 _GLOBAL_SOCKSTAT_FIELDS = frozenset({b"orphan", b"alloc", b"mem"})
-_MAX_SPARE_NETS = 64
 
 
 def _net_state() -> tuple[bytes, ...] | None:
@@ -157,30 +169,48 @@ def _net_state() -> tuple[bytes, ...] | None:
     return tuple(state)
 
 
-class _Net:
-    """A network namespace for runs (an fd of it), with its counts when it was new."""
+def _new_net() -> tuple[bytes, ...] | None:
+    """Move to a new network namespace with loopback up; its counts while new."""
+    _check(_libc.unshare(CLONE_NEWNET), "unshare net")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP))
+    return _net_state()
 
-    __slots__ = ("fd", "fresh")
 
-    def __init__(self, fd: int, fresh: tuple[bytes, ...] | None) -> None:
-        self.fd, self.fresh = fd, fresh
+def _close_all_but(keep: set[int]) -> None:
+    """Close every fd from 3 up except those in ``keep`` (a close_range per gap)."""
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _max_fd())
 
 
-class _Run:
-    """The server's view of one run: its first process (B), its network namespace, and the
-    pipes of the run."""
+class _Init:
+    """The server's view of a slot's init: its pid, a pidfd, and the socket to it."""
 
-    __slots__ = ("asked", "kill_r", "net", "pid", "pidfd", "status_w")
+    __slots__ = ("ctl", "pid", "pidfd")
 
-    def __init__(self, pid: int, pidfd: int, status_w: int, kill_r: int, net: _Net) -> None:
-        self.pid, self.pidfd, self.status_w, self.kill_r = pid, pidfd, status_w, kill_r
-        self.net = net
-        self.asked = False
+    def __init__(self, pid: int, pidfd: int, ctl: socket.socket) -> None:
+        self.pid, self.pidfd, self.ctl = pid, pidfd, ctl
 
-    def close(self) -> None:
-        """Close the server's descriptors of the run (its network namespace stays)."""
-        for fd in (self.status_w, self.kill_r, self.pidfd):
-            os.close(fd)
+
+class _SlotRun:
+    """A slot init's view of its run: C, the run's pipes, and C's status once reaped."""
+
+    __slots__ = ("kill_r", "pid", "status", "status_w")
+
+    def __init__(self, pid: int, status_w: int, kill_r: int) -> None:
+        self.pid, self.status_w, self.kill_r = pid, status_w, kill_r
+        self.status: int | None = None
+
+
+def _kill_namespace() -> None:
+    """From a PID namespace's init: SIGKILL every other process of the namespace (the
+    kernel signals them all under one lock, so none can fork its way out)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)
 
 
 class Server:
@@ -207,16 +237,12 @@ class Server:
     def serve(self) -> dict[str, Any]:
         """Answer requests until the supervisor hangs up; returns only in a run's C.
 
-        Each run's first process (B) is this server's child, in a PID namespace of its
-        own; the server watches it (a pidfd) and its kill pipe, kills it when asked (a byte
-        on the kill pipe, or its EOF when the supervisor died), and reports its wait
-        status on the status pipe when it ends (``a STATUS``), preceded by ``d`` when it
-        died without such a request (killed from outside the sandbox)."""
+        A request ``r UID`` goes to the init of that uid's slot, started on first use (or
+        again when the last one died); ``R UID`` ends the slot's init, which takes every
+        process of its namespaces with it."""
         own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        self.own_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        spare_nets: list[_Net] = []  # clean network namespaces no run holds
-        runs: dict[int, _Run] = {}  # pidfd -> run
-        by_kill: dict[int, _Run] = {}  # kill pipe -> run, until a kill is asked for
+        inits: dict[int, _Init] = {}  # uid -> its slot's init
+        by_pidfd: dict[int, _Init] = {}  # pidfd -> init, every init until it is reaped
         poller = select.poll()
         sock_fd = self.sock.fileno()
         poller.register(sock_fd, select.POLLIN)
@@ -227,129 +253,180 @@ class Server:
             except InterruptedError:
                 continue
             for fd, _ in events:
-                run = by_kill.pop(fd, None)
-                if run is not None:  # asked to kill (or the supervisor is gone)
-                    run.asked = True
-                    poller.unregister(fd)
-                    with contextlib.suppress(OSError):
-                        signal.pidfd_send_signal(run.pidfd, signal.SIGKILL)
-            for fd, _ in events:
-                run = runs.pop(fd, None)
-                if run is None:
+                init = by_pidfd.pop(fd, None)
+                if init is None:
                     continue
                 poller.unregister(fd)
-                if by_kill.pop(run.kill_r, None) is not None:
-                    poller.unregister(run.kill_r)
-                    # The supervisor writes the kill pipe before it kills through the
-                    # cgroup, so a kill it asked for is always visible here by now.
-                    check = select.poll()  # (not select(): fds here may pass 1024)
-                    check.register(run.kill_r, select.POLLIN)
-                    run.asked = bool(check.poll(0))
-                _, status = os.waitpid(run.pid, 0)
-                if not run.asked:
-                    _report(run.status_w, "d", "unasked")  # B died with nobody asking
-                _report(run.status_w, "a", status)
-                run.close()
-                # Every process of the run is gone: its network namespace is a spare again
-                # if its sockets left nothing behind.
-                if len(spare_nets) < _MAX_SPARE_NETS and self._net_is_fresh(run.net):
-                    spare_nets.append(run.net)
-                else:
-                    os.close(run.net.fd)
+                os.waitpid(init.pid, 0)
+                os.close(init.pidfd)
+                init.ctl.close()
+                for uid, known in list(inits.items()):
+                    if known is init:
+                        del inits[uid]
             if not any(fd == sock_fd for fd, _ in events):
                 continue
             try:
-                msg, fds, _, _ = socket.recv_fds(self.sock, 16, 64)
+                msg, fds, _, _ = socket.recv_fds(self.sock, 32, 64)
             except InterruptedError:
                 continue
             if not msg:
                 os._exit(0)
+            kind, _, uid_text = msg.partition(b" ")
+            try:
+                uid = int(uid_text)
+            except ValueError:
+                kind = b"?"
+            if kind == b"R":
+                init = inits.pop(uid, None)
+                if init is not None:
+                    with contextlib.suppress(OSError):
+                        signal.pidfd_send_signal(init.pidfd, signal.SIGKILL)
+            if kind != b"r" or len(fds) < 3:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            status_w = fds[1]
+            for attempt in range(2):
+                init = inits.get(uid)
+                if init is None:
+                    try:
+                        # The init is forked into a PID namespace of its own, whose PID 1
+                        # it is (back to this process's own PID namespace first).
+                        _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns pid")
+                        _check(_libc.unshare(CLONE_NEWPID), "unshare pid")
+                        ours, theirs = socket.socketpair(socket.AF_UNIX,
+                                                         socket.SOCK_SEQPACKET)
+                        pid = os.fork()
+                    except OSError as e:
+                        _report(status_w, "e", f"the fork server cannot start a slot: {e}")
+                        break
+                    if pid == 0:
+                        # The server's sockets are closed by number in the init; their
+                        # objects must not close those numbers again later.
+                        self.sock.detach()
+                        for other in inits.values():
+                            other.ctl.detach()
+                        ours.close()
+                        return self._slot_init(theirs)
+                    theirs.close()
+                    try:
+                        pidfd = os.pidfd_open(pid)
+                    except OSError as e:  # cannot watch it: end it, and say why
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
+                        ours.close()
+                        _report(status_w, "e", f"the fork server cannot watch a slot: {e}")
+                        break
+                    init = inits[uid] = by_pidfd[pidfd] = _Init(pid, pidfd, ours)
+                    poller.register(pidfd, select.POLLIN)
+                try:
+                    socket.send_fds(init.ctl, [b"r"], fds)
+                    break
+                except OSError as e:  # the init died meanwhile: end it, and start another
+                    del inits[uid]
+                    with contextlib.suppress(OSError):
+                        signal.pidfd_send_signal(init.pidfd, signal.SIGKILL)
+                    if attempt:
+                        _report(status_w, "e", f"the fork server cannot reach a slot: {e}")
+            for fd in fds:
+                os.close(fd)
+
+    # ------------------------------------------------------------------ a slot's init
+    def _slot_init(self, ctl: socket.socket) -> dict[str, Any]:
+        """Serve the runs of one slot, as PID 1 of its namespace; returns only in C."""
+        _close_all_but({ctl.fileno()})
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+        fresh = _new_net()
+        # SIGCHLD wakes the poll below through a pipe: the init reaps whatever dies.
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, _ignore)
+        poller = select.poll()
+        poller.register(ctl, select.POLLIN)
+        poller.register(wake_r, select.POLLIN)
+        run: _SlotRun | None = None
+        while True:
+            events = poller.poll()
+            for fd, _ in events:
+                if fd == wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(wake_r, 512):
+                            pass
+                elif run is not None and fd == run.kill_r:
+                    # Asked to kill (or the supervisor is gone): the whole namespace.
+                    poller.unregister(fd)
+                    _kill_namespace()
+            while run is not None:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:  # every process of the namespace is reaped
+                    fresh = self._end_run(run, fresh, poller)
+                    run = None
+                    break
+                if pid == 0:
+                    break
+                if pid == run.pid:
+                    run.status = status
+                    _report(run.status_w, "x", status)
+                    _kill_namespace()  # what the program left behind
+            if run is None:
+                with contextlib.suppress(ChildProcessError):
+                    while os.waitpid(-1, os.WNOHANG)[0]:
+                        pass
+            if not any(fd == ctl.fileno() for fd, _ in events):
+                continue
+            msg, fds, _, _ = socket.recv_fds(ctl, 16, 64)
+            if not msg:
+                os._exit(0)  # the server is gone; the kernel ends this namespace
+            if run is not None:
+                # A run the supervisor gave up on (its slot came back before the run's
+                # end): its processes are killed before the next run starts (a process
+                # with SIGKILL pending never runs user code again), and reaped as they go.
+                _kill_namespace()
+                fresh = self._end_run(run, fresh, poller, all_gone=False)
+                run = None
             if len(fds) < 3:
                 for fd in fds:
                     os.close(fd)
                 continue
             mem, status_w, kill_r, rest = fds[0], fds[1], fds[2], fds[3:]
-            net: _Net | None = None
             try:
-                net = spare_nets.pop() if spare_nets else self._new_net()
-                # B is forked into the run's network namespace, and into a PID namespace of
-                # its own, whose init it is (back to this process's own PID namespace
-                # first, since the last run's is still set).
-                _check(_libc.setns(net.fd, CLONE_NEWNET), "setns net")
-                _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns pid")
-                _check(_libc.unshare(CLONE_NEWPID), "unshare pid")
                 pid = os.fork()
             except OSError as e:
-                with contextlib.suppress(OSError):
-                    self._leave_net()
                 _report(status_w, "e", f"the fork server cannot start a run: {e}")
                 for fd in fds:
                     os.close(fd)
-                if net is not None:
-                    os.close(net.fd)
                 continue
-            assert net is not None
             if pid == 0:
-                self.sock.close()
-                for fd in (own_pid_ns, self.own_net, net.fd, kill_r):
-                    os.close(fd)
-                for spare in spare_nets:
-                    os.close(spare.fd)
-                for run in runs.values():
-                    run.close()
-                    os.close(run.net.fd)
-                return self._run_b(mem, status_w, rest)
-            self._leave_net()
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                ctl.detach()  # closed with every other fd in C
+                return self._run_c(mem, status_w, rest)
             os.close(mem)
             for fd in rest:
                 os.close(fd)
-            try:
-                pidfd = os.pidfd_open(pid)
-            except OSError as e:  # cannot watch it: end it, and say why
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                _report(status_w, "e", f"the fork server cannot watch a run: {e}")
-                os.close(status_w)
-                os.close(kill_r)
-                os.close(net.fd)
-                continue
-            run = _Run(pid, pidfd, status_w, kill_r, net)
-            runs[pidfd] = run
-            by_kill[kill_r] = run
-            poller.register(pidfd, select.POLLIN)
+            run = _SlotRun(pid, status_w, kill_r)
             poller.register(kill_r, select.POLLIN)
 
-    def _new_net(self) -> _Net:
-        """A new network namespace with loopback up, and its counts while new."""
-        _check(_libc.unshare(CLONE_NEWNET), "unshare net")
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP))
-            fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            return _Net(fd, _net_state())
-        finally:
-            self._leave_net()
+    @staticmethod
+    def _end_run(run: _SlotRun, fresh: tuple[bytes, ...] | None, poller: select.poll, *,
+                 all_gone: bool = True) -> tuple[bytes, ...] | None:
+        """Report that every process of ``run`` is gone (when ``all_gone``), close its
+        pipes, and move to a new network namespace if its sockets left something behind;
+        the counts of the namespace the next run gets."""
+        if all_gone and run.status is not None:
+            _report(run.status_w, "a", run.status)
+        with contextlib.suppress(KeyError):
+            poller.unregister(run.kill_r)
+        os.close(run.status_w)
+        os.close(run.kill_r)
+        if fresh is not None and _net_state() == fresh:
+            return fresh
+        return _new_net()
 
-    def _net_is_fresh(self, net: _Net) -> bool:
-        """Whether ``net`` (no process in it) shows the counts it had when it was new."""
-        if net.fresh is None:
-            return False
-        try:
-            _check(_libc.setns(net.fd, CLONE_NEWNET), "setns net")
-        except OSError:
-            return False
-        try:
-            return _net_state() == net.fresh
-        finally:
-            self._leave_net()
-
-    def _leave_net(self) -> None:
-        """Back to the server's own network namespace (after entering a run's)."""
-        _check(_libc.setns(self.own_net, CLONE_NEWNET), "setns net")
-
-    # ------------------------------------------------------------------ B
-    def _run_b(self, mem: int, status_w: int, fds: list[int]) -> dict[str, Any]:
+    # ------------------------------------------------------------------ C
+    def _run_c(self, mem: int, status_w: int, fds: list[int]) -> dict[str, Any]:
         try:
             job, blob = _read_job(mem)
             os.close(mem)
@@ -358,8 +435,7 @@ class Server:
             for fd in procs:  # into the run's cgroups first: what follows is the run's
                 os.write(fd, b"0")
                 os.close(fd)
-            # PID 1 of its own PID namespace, in the run's network namespace already; the
-            # other namespaces are made here.
+            # In the slot's PID and network namespaces already; the others are made here.
             _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
             # A kernel without cgroup namespaces: the run still has its cgroup.
             with contextlib.suppress(OSError):
@@ -369,39 +445,13 @@ class Server:
             size, inodes = job["scratch_bytes"], job["inodes"]
             _mount("tmpfs", "/box", "tmpfs", MS_NOSUID | MS_NODEV,
                    f"size={size},nr_inodes={inodes},mode=0700,uid={uid},gid={gid}")
-            for target in ("/tmp", "/dev/shm"):
-                _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+            for shared in ("/tmp", "/dev/shm"):
+                _mount("tmpfs", shared, "tmpfs", MS_NOSUID | MS_NODEV,
                        f"size={size},nr_inodes={inodes},mode=1777")
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             _check(_libc.sethostname(b"codeeval", 8), "sethostname")
             _place(job["files"], blob, uid, gid)
             del blob
-            c = os.fork()
-        except BaseException as e:
-            _report(status_w, "e", f"run setup failed: {e}")
-            os._exit(0)
-        if c == 0:
-            return self._run_c(job, status_w, io)
-        for fd in io:
-            os.close(fd)
-        status = None
-        while True:  # the namespace's init: reap everything until the program ends
-            try:
-                pid, st = os.wait()
-            except ChildProcessError:
-                break
-            except InterruptedError:
-                continue
-            if pid == c:
-                status = st
-                break
-        if status is not None:
-            _report(status_w, "x", status)
-        os._exit(0)
-
-    # ------------------------------------------------------------------ C
-    def _run_c(self, job: dict[str, Any], status_w: int, io: list[int]) -> dict[str, Any]:
-        try:
             os.setsid()
             high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _MOVE_ABOVE) for fd in io]
             status_w = fcntl.fcntl(status_w, fcntl.F_DUPFD_CLOEXEC, _MOVE_ABOVE)
@@ -420,7 +470,6 @@ class Server:
             os.environ.update(job["env"])
             for cap in range(self.cap_last + 1):
                 _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
-            uid, gid = job["uid"], job["gid"]
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
@@ -435,8 +484,12 @@ class Server:
         os.close(status_w)
         sys.path[:] = self.pristine_path
         sys.path_importer_cache.clear()
-        job["warm"] = self.warm
-        return job
+        return {**job, "warm": self.warm}
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A handler that does nothing (SIGCHLD only has to wake the init's poll)."""
+
 
 
 def _place(files: list[list[Any]], blob: bytes, uid: int, gid: int) -> None:
