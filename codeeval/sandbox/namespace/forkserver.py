@@ -3,14 +3,17 @@
 Starting bubblewrap and then Python costs about 40 ms of CPU per run here, several times
 what a typical HumanEval candidate spends on its tests. The fork server is one long-lived
 bubblewrap sandbox (same read-only root, binds and environment as a normal run) holding a
-Python process that has imported the common modules once. Per run it forks, and the fork
-builds a fresh set of namespaces of its own before anything of the job runs (see
-:mod:`.forkserver_main` for the two processes involved), so a run still gets:
+Python process that has imported the common modules once. Each uid slot gets an init
+forked from it once and kept (PID 1 of the slot's PID namespace, in the slot's network
+namespace); per run, the slot's init forks, and the fork builds the rest of its namespaces
+before anything of the job runs (see :mod:`.forkserver_main` for the processes involved),
+so a run still gets:
 
-* new mount, PID, IPC, UTS and cgroup namespaces of its own, a network namespace
-  (loopback only) that no other run holds at the same time, a private size-capped tmpfs
-  on ``/box`` (the work dir), ``/tmp`` and ``/dev/shm``, and a new ``/proc`` that shows
-  only its own processes;
+* new mount, IPC, UTS and cgroup namespaces of its own; a PID namespace and a network
+  namespace (loopback only) that no other run holds at the same time, in which nothing of
+  an earlier run is left but the kept init; a private size-capped tmpfs on ``/box`` (the
+  work dir), ``/tmp`` and ``/dev/shm``; and a new ``/proc`` that shows only the init and
+  its own processes;
 * the run's own cgroup (memory with swap, pids, CPU) created and read by the supervisor,
   its own uid slot, rlimits, an empty capability bounding set, no capabilities,
   ``no_new_privs`` and the same seccomp filter as a bubblewrap run;
@@ -20,10 +23,11 @@ What differs from a bubblewrap run: the read-only root and ``/dev`` are shared w
 other runs of the same server (nobody can write them); the job runs in the server's
 interpreter: the same hash seed for every run, and the modules the server imported
 already in ``sys.modules`` (each run has its own copy-on-write copy; nothing a run does
-reaches the server or another run); and the network namespace may be one an earlier run
-used, once that run's processes are gone and its sockets left nothing behind (no
-TIME_WAIT connection, fragment or flow label: see :mod:`.forkserver_main`), so a later run
-sees loopback's traffic counters, and nothing else, of earlier ones.
+reaches the server or another run); the PID and network namespaces are ones earlier runs
+of the slot used, once their processes are all gone and, for the network namespace, their
+sockets left nothing behind (no TIME_WAIT connection, fragment or flow label: see
+:mod:`.forkserver_main`), so a later run can tell how many PIDs earlier ones used and sees
+loopback's traffic counters, and nothing else, of them; and the program's PID is not 2.
 
 Only the supervisor talks to the server, over a ``SOCK_SEQPACKET`` socket; a request is a
 datagram carrying fds, and the job itself (command, environment, limits, uid, files)
