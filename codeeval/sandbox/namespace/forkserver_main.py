@@ -24,11 +24,12 @@ once, so a run forked from it skips the interpreter's start-up. Three kinds of p
   ``cgroup.procs`` fds the supervisor opened, unshares mount, IPC, UTS and cgroup
   namespaces, mounts private size-capped tmpfs on ``/box``, ``/tmp`` and ``/dev/shm`` and
   a new ``/proc``, writes the job's files into ``/box``, starts a session, moves stdio and
-  the channel to fds 0-4 and closes every other fd, sets the rlimits, clears the
-  environment, drops the capability bounding set, switches to the run's uid and gid (which
-  clears its capabilities), sets ``no_new_privs``, installs the seccomp filter, closes the
-  status pipe and runs the job, ``python -S -B SCRIPT ARGS``, as this already-started
-  interpreter would.
+  the channel to fds 0-4 and closes every other fd, sets the rlimits, sets the job's
+  environment (on the init's empty one), switches to the run's uid and gid (which clears
+  its capabilities; the server dropped the capability bounding set once, for every fork
+  to inherit), sets ``no_new_privs``, installs the seccomp filter, closes the status pipe
+  and runs the job, ``python -S -B SCRIPT ARGS``, as this already-started interpreter
+  would.
 
 A setup failure anywhere is reported as ``e MESSAGE`` (an infra error, never a verdict).
 
@@ -218,8 +219,13 @@ class Server:
                  warm: list[str]) -> None:
         with open(seccomp_path, "rb") as f:
             self.bpf = f.read()
+        # The capability bounding set goes once, here, for every fork to inherit: it only
+        # bounds what an execve can grant, so this process and its forks keep the
+        # capabilities they have (C drops those when it switches to the run's uid).
         with open("/proc/sys/kernel/cap_last_cap") as f:
-            self.cap_last = int(f.read())
+            cap_last = int(f.read())
+        for cap in range(cap_last + 1):
+            _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
         for name in preload:
             with contextlib.suppress(Exception):
                 __import__(name)
@@ -337,6 +343,7 @@ class Server:
         """Serve the runs of one slot, as PID 1 of its namespace; returns only in C."""
         _close_all_but({ctl.fileno()})
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+        os.environ.clear()  # once: each run's C sets its job's environment on this
         fresh = _new_net()
         # SIGCHLD wakes the poll below through a pipe: the init reaps whatever dies.
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -466,10 +473,7 @@ class Server:
 
             for res, soft, hard in job["rlimits"]:
                 resource.setrlimit(res, (soft, hard))
-            os.environ.clear()
-            os.environ.update(job["env"])
-            for cap in range(self.cap_last + 1):
-                _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
+            os.environ.update(job["env"])  # to the slot init's empty environment
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
