@@ -46,6 +46,33 @@ def test_slots_are_distinct_and_reusable(tmp_path: Path) -> None:
     assert other.acquire().uid == b.uid
 
 
+def test_slots_released_last_are_claimed_first(tmp_path: Path) -> None:
+    """A pool claims the slot it released most recently (whose fork-server init is warm),
+    unless another supervisor holds it meanwhile; the lock directory is made on first use,
+    and again if it goes."""
+    locks = tmp_path / "slots"
+    pool = SlotPool(locks, 70000, 8)
+    first = [pool.acquire() for _ in range(3)]
+    assert locks.is_dir()
+    pool.release(first[0])
+    pool.release(first[2])
+    assert pool.acquire().index == first[2].index
+    assert pool.acquire().index == first[0].index
+    again = pool.acquire()  # nothing released is left: the next free one round the range
+    assert again.index not in {s.index for s in first}
+    pool.release(again)
+    other = SlotPool(locks, 70000, 8)
+    held = other.acquire()  # the other supervisor's search finds it first
+    assert held.index == again.index
+    assert pool.acquire().index not in {s.index for s in (*first, again)}
+    for f in locks.iterdir():
+        f.unlink()
+    locks.rmdir()
+    fresh = SlotPool(locks, 70000, 8).acquire()
+    assert 70000 <= fresh.uid < 70008
+    assert locks.is_dir()
+
+
 def test_run_ids_and_staleness() -> None:
     import subprocess
     import sys

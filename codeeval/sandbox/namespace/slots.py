@@ -49,10 +49,6 @@ class SlotPool:
         Raises:
             SandboxCrashed: every slot is taken, or the lock directory is unusable.
         """
-        try:
-            self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as e:
-            raise SandboxCrashed(f"cannot create slot lock dir {self.lock_dir}: {e}") from e
         while True:
             with self._mutex:
                 index = self._recent.pop() if self._recent else None
@@ -71,8 +67,16 @@ class SlotPool:
 
     def _try(self, index: int) -> Slot | None:
         """Slot ``index`` if its lock is free, else ``None``."""
-        fd = os.open(self.lock_dir / f"slot-{index}.lock",
-                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        path = f"{self.lock_dir}/slot-{index}.lock"
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:  # the directory is made on first use (or again)
+            try:
+                self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(path, flags, 0o600)
+            except OSError as e:
+                raise SandboxCrashed(f"cannot create slot lock dir {self.lock_dir}: {e}") from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
