@@ -41,7 +41,8 @@ places its files in the (already bound) work dir, sets its CPU rlimit, and unblo
 Every sandbox serves exactly one run.
 
 As root with cgroups, Python runs take a faster path with the same isolation: a fork server
-(:mod:`.forkserver`) forks each run from a warm interpreter, and the fork builds its own
+(:mod:`.forkserver`) forks each run from a warm interpreter (through an init it keeps per
+uid slot, PID 1 of the slot's PID and network namespaces), and the fork builds its other
 namespaces, mounts, cgroup membership, uid, rlimits and seccomp filter before any of the
 job runs. Other jobs (other runtimes, files to copy out) go through bubblewrap as above.
 
