@@ -4,11 +4,10 @@ Everything here is independent of HTTP, so it is tested directly. Items of every
 share one pool of ``workers`` threads, each driving one sandboxed run at a time (a run
 waits on its fork, its pipes and the server's bookkeeping for much of its life, so the
 server runs four per core: with two per core a loaded 2-core machine stayed 40% idle).
-Admission is
-by item: at most ``workers + max_queue`` items are admitted at once; a request that would
-pass that bound is refused whole (:class:`QueueFull`, HTTP 429 with a ``Retry-After``
-estimated from the recent completion rate), so a flood of clients gets a fast, honest
-"later" instead of timeouts.
+Admission is by item: at most ``workers + max_queue`` items are admitted at once; a
+request that would pass that bound is refused whole (:class:`QueueFull`, HTTP 429 with a
+``Retry-After`` estimated from the recent completion rate), so a flood of clients gets a
+fast, honest "later" instead of timeouts.
 
 A request's deadline covers its items: an item still waiting when it passes is never
 started, and one still running is answered as a ``deadline`` error at once (its run ends

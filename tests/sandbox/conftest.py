@@ -112,6 +112,24 @@ def _processes_with_uids(uids: set[int]) -> list[int]:
     return found
 
 
+def live_processes_of(uid: int) -> list[tuple[int, int]]:
+    """``(pid, parent pid)`` of every live process (zombies aside) running under ``uid``."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines()
+                              if ":" in line)
+        except OSError:
+            continue
+        if (int(fields["Uid"].split()[0]) == uid
+                and not fields["State"].strip().startswith("Z")):
+            found.append((int(entry.name), int(fields["PPid"])))
+    return found
+
+
 def _our_zombies() -> list[int]:
     """Dead children of this process that nobody reaped (the supervisor must reap them all)."""
     found = []

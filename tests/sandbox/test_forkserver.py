@@ -24,7 +24,7 @@ from codeeval import config
 from codeeval.languages.registry import PYTHON, python_interpreter
 from codeeval.model.run import FileSpec, Job, Limits, RunStatus
 from codeeval.sandbox.namespace import NamespaceBackend
-from tests.sandbox.conftest import _backend
+from tests.sandbox.conftest import _backend, live_processes_of
 
 pytestmark = pytest.mark.conformance
 
@@ -270,7 +270,7 @@ def test_a_slot_keeps_its_init_and_recycling_it_ends_every_process_of_the_slot(
         """(host pid of the program, host pid of its parent) for the one program of uid."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            found = _programs_of(uid)
+            found = live_processes_of(uid)
             if found:
                 return found[0]
             time.sleep(0.01)
@@ -288,7 +288,7 @@ def test_a_slot_keeps_its_init_and_recycling_it_ends_every_process_of_the_slot(
             inits.append((uid, init_of(uid)[1]))
             result = p.finish(timeout_s=30)
         assert result.status is RunStatus.OK, result
-        assert _programs_of(uid) == []  # the sleep it left was killed with the run
+        assert live_processes_of(uid) == []  # the sleep it left was killed with the run
     assert inits[0] == inits[1], "one slot, one init, for runs one after the other"
     server = backend._forkserver  # type: ignore[attr-defined]
     assert server is not None
@@ -296,13 +296,13 @@ def test_a_slot_keeps_its_init_and_recycling_it_ends_every_process_of_the_slot(
         uid = p._tree.uid  # type: ignore[attr-defined]
         _, init = init_of(uid)
         deadline = time.monotonic() + 10
-        while len(_programs_of(uid)) < 2 and time.monotonic() < deadline:
+        while len(live_processes_of(uid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)  # the program and the sleep it started
-        assert len(_programs_of(uid)) == 2
+        assert len(live_processes_of(uid)) == 2
         server.recycle(uid)
         with pytest.raises(SandboxCrashed, match="sandbox"):
             p.finish(timeout_s=30)
-    assert _programs_of(uid) == []
+    assert live_processes_of(uid) == []
     assert not _alive(str(init))
     with backend.start(dataclasses.replace(leaves, stdin=b"1\n")) as p:
         assert p._tree.uid == uid  # type: ignore[attr-defined]  # the slot released last
@@ -310,24 +310,6 @@ def test_a_slot_keeps_its_init_and_recycling_it_ends_every_process_of_the_slot(
         result = p.finish(timeout_s=30)
     assert result.status is RunStatus.OK, result
     assert new_init not in (init, inits[0][1])  # a new init for the slot
-
-
-def _programs_of(uid: int) -> list[tuple[int, int]]:
-    """``(pid, parent pid)`` of every live process of ``uid`` (zombies aside)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f.read().splitlines()
-                              if ":" in line)
-        except OSError:
-            continue
-        if (int(fields["Uid"].split()[0]) == uid
-                and not fields["State"].strip().startswith("Z")):
-            found.append((int(entry.name), int(fields["PPid"])))
-    return found
 
 
 def test_declared_scripts_run_precompiled() -> None:

@@ -24,7 +24,7 @@ from codeeval import config
 from codeeval.languages.registry import PYTHON, python_interpreter
 from codeeval.model.run import FileSpec, Job, Limits, RunStatus
 from codeeval.sandbox.namespace import NamespaceBackend
-from tests.sandbox.conftest import _backend, _our_zombies
+from tests.sandbox.conftest import _backend, _our_zombies, live_processes_of
 
 pytestmark = pytest.mark.conformance
 
@@ -235,20 +235,6 @@ def test_concurrent_runs_from_many_threads() -> None:
     assert wait_clean([], busy_uids, backend.scratch) == []
 
 
-def _processes_of(uid: int) -> list[tuple[int, int]]:
-    """``(pid, parent pid)`` of every process running under ``uid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            status = Path(f"/proc/{entry}/status").read_text()
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                found.append((int(entry), int(fields["PPid"])))
-    return found
-
-
 def _parent(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines()
@@ -270,7 +256,7 @@ def test_sandbox_killed_from_outside_is_an_infra_error(forkserver: bool) -> None
         deadline = time.monotonic() + 10
         programs: list[tuple[int, int]] = []
         while not programs and time.monotonic() < deadline:
-            programs = _processes_of(proc._tree.uid)  # type: ignore[attr-defined]
+            programs = live_processes_of(proc._tree.uid)  # type: ignore[attr-defined]
             time.sleep(0.02)
         assert len(programs) == 1, programs
         _pid, parent = programs[0]

@@ -254,17 +254,12 @@ class RunCgroup:
         return kills is not None and kills > 0
 
     def pids(self) -> list[int]:
-        """The processes currently in the cgroup."""
-        found = self.members()
-        return [] if found is None else found
-
-    def members(self) -> list[int] | None:
-        """The pids in the cgroup; ``None`` when they cannot be read."""
+        """The processes currently in the cgroup (none when they cannot be read)."""
         d = self.dirs["pids"] if self.host.version == 1 else self.dirs[""]
         try:
             return [int(x) for x in _read(d + "/cgroup.procs").split()]
         except (OSError, ValueError):
-            return None
+            return []
 
     def kill_all(self) -> None:
         """Send SIGKILL to every process in the cgroup (v2: atomically via ``cgroup.kill``)."""

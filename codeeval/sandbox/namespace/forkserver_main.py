@@ -189,12 +189,13 @@ def _close_all_but(keep: set[int]) -> None:
 
 
 class _Init:
-    """The server's view of a slot's init: its pid, a pidfd, and the socket to it."""
+    """The server's view of a slot's init: its slot's uid, its pid, a pidfd, and the
+    socket to it."""
 
-    __slots__ = ("ctl", "pid", "pidfd")
+    __slots__ = ("ctl", "pid", "pidfd", "uid")
 
-    def __init__(self, pid: int, pidfd: int, ctl: socket.socket) -> None:
-        self.pid, self.pidfd, self.ctl = pid, pidfd, ctl
+    def __init__(self, uid: int, pid: int, pidfd: int, ctl: socket.socket) -> None:
+        self.uid, self.pid, self.pidfd, self.ctl = uid, pid, pidfd, ctl
 
 
 class _SlotRun:
@@ -266,9 +267,8 @@ class Server:
                 os.waitpid(init.pid, 0)
                 os.close(init.pidfd)
                 init.ctl.close()
-                for uid, known in list(inits.items()):
-                    if known is init:
-                        del inits[uid]
+                if inits.get(init.uid) is init:  # not replaced already
+                    del inits[init.uid]
             if not any(fd == sock_fd for fd, _ in events):
                 continue
             try:
@@ -324,7 +324,7 @@ class Server:
                         ours.close()
                         _report(status_w, "e", f"the fork server cannot watch a slot: {e}")
                         break
-                    init = inits[uid] = by_pidfd[pidfd] = _Init(pid, pidfd, ours)
+                    init = inits[uid] = by_pidfd[pidfd] = _Init(uid, pid, pidfd, ours)
                     poller.register(pidfd, select.POLLIN)
                 try:
                     socket.send_fds(init.ctl, [b"r"], fds)
