@@ -31,7 +31,7 @@ from codeeval.sandbox.base import Backend, register_backend
 from codeeval.sandbox.pipes import Pipes
 from codeeval.sandbox.process import ProcessTree, SandboxProcess
 from codeeval.sandbox.procfs import TreeMeter
-from codeeval.sandbox.rlimits import address_space_limit, prlimit_options, rlimits
+from codeeval.sandbox.rlimits import address_space_limit, prlimit_options, rlimits, thread_env
 
 
 @register_backend("local")
@@ -79,7 +79,8 @@ class LocalBackend(Backend):
             workdir.Workdir(work, work, mounted=False).place(job.files, os.getuid(), os.getgid())
             pipes = Pipes(job.channel)
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                   "HOME": str(work), "TMPDIR": str(work), **job.env, **pipes.env}
+                   "HOME": str(work), "TMPDIR": str(work), **thread_env(job.limits), **job.env,
+                   **pipes.env}
             lim = job.limits
             address_space = (address_space_limit(lim, cgroup=False)
                              if job.limit_address_space else None)

@@ -3,10 +3,14 @@
 They are set on the sandbox's blocked init with ``prlimit(2)`` by the namespace backend
 (lowering a limit needs no capability), or by exec'ing util-linux ``prlimit`` in the local
 backend, whose child starts at once.
+
+Also here, what a run's CPU limit tells the program: :func:`thread_env`, the variables that
+size numeric libraries' thread pools to the cores the run may use.
 """
 
 from __future__ import annotations
 
+import math
 import resource
 
 from codeeval.model.run import Limits
@@ -29,6 +33,22 @@ def address_space_limit(limits: Limits, *, cgroup: bool) -> int:
     if cgroup:
         return 4 * limits.memory_bytes + 4096 * _MIB
     return limits.memory_bytes + min(limits.processes, 16) * limits.stack_mb * _MIB
+
+
+#: Variables that size the thread pools of OpenMP, OpenBLAS, MKL and numexpr. Unset, those
+#: start a thread per host core when imported (NumPy's OpenBLAS does, at ``import numpy``),
+#: which a run limited to one core only pays for: 0.1 s more CPU per ``import numpy`` here.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS")
+
+
+def thread_env(limits: Limits) -> dict[str, str]:
+    """The :data:`THREAD_VARIABLES` of a run limited to ``limits.cpus`` cores (rounded up),
+    to go under the job's own environment, which may set them otherwise; none without a
+    CPU limit. EvalPlus's harness sets ``OMP_NUM_THREADS=1`` likewise."""
+    if limits.cpus is None:
+        return {}
+    return dict.fromkeys(THREAD_VARIABLES, str(max(1, math.ceil(limits.cpus))))
 
 
 def rlimits(limits: Limits, *, address_space: int | None,

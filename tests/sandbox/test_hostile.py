@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from codeeval.model.run import RunStatus
+from codeeval.sandbox.rlimits import THREAD_VARIABLES
 from tests.sandbox.conftest import Runner, host_path_probe, require
 
 pytestmark = pytest.mark.conformance
@@ -400,6 +401,17 @@ def test_copy_out_refuses_symlinks(runner: Runner) -> None:
     """), outputs=("secret", "d/link/passwd", "real.txt", "fifo", "missing"))
     assert r.status is RunStatus.OK
     assert dict(r.files) == {"real.txt": b"fine"}
+
+
+def test_numeric_thread_pools_are_sized_to_the_cpu_limit(runner: Runner) -> None:
+    # Unset, OpenBLAS (NumPy) starts a thread per host core at import, which a run held to
+    # one core only pays for; the job's own environment still decides.
+    code = f"import os\nprint(*(os.environ.get(v) for v in {THREAD_VARIABLES!r}))\n"
+    assert runner.run(code).stdout.split() == [b"1"] * len(THREAD_VARIABLES)
+    assert runner.run(code, cpus=2).stdout.split() == [b"2"] * len(THREAD_VARIABLES)
+    assert runner.run(code, cpus=None).stdout.split() == [b"None"] * len(THREAD_VARIABLES)
+    own = runner.run(code, env={"OPENBLAS_NUM_THREADS": "7"}).stdout.split()
+    assert own == [b"7" if v == "OPENBLAS_NUM_THREADS" else b"1" for v in THREAD_VARIABLES]
 
 
 # --------------------------------------------------------------------------- secrets

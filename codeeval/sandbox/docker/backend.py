@@ -67,7 +67,7 @@ from codeeval.sandbox.namespace import seccomp
 from codeeval.sandbox.pipes import Pipes, memfd_with
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, ProcessTree, SandboxProcess
-from codeeval.sandbox.rlimits import address_space_limit, rlimits
+from codeeval.sandbox.rlimits import address_space_limit, rlimits, thread_env
 
 _AGENT = Path(__file__).with_name("agent.py")
 _START_TIMEOUT_S = 10.0
@@ -270,7 +270,7 @@ class DockerBackend(Backend):
         pipes = Pipes(job.channel)
         env = dict(container.env)
         env.update({"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": WORKDIR, "TMPDIR": "/tmp",
-                    "PWD": WORKDIR})
+                    "PWD": WORKDIR, **thread_env(job.limits)})
         env.update(job.env)
         io = [*pipes.child_stdio, *pipes.child_pass_fds]
         if job.channel:

@@ -77,7 +77,7 @@ from codeeval.sandbox.namespace.tree import NsTree, read_info
 from codeeval.sandbox.pipes import Pipes, memfd_with
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, SandboxProcess
-from codeeval.sandbox.rlimits import address_space_limit, rlimits
+from codeeval.sandbox.rlimits import address_space_limit, rlimits, thread_env
 
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -410,7 +410,7 @@ class NamespaceBackend(Backend):
             ours.append(kill_r)
             tree = ForkTree(server, self._slots, slot, run_id, cgroup, status_r, kill_w)
             pipes = Pipes(job.channel)
-            env = {**_BASE_ENV, **job.env}
+            env = {**_BASE_ENV, **thread_env(job.limits), **job.env}
             if job.channel:
                 env[CHANNEL_ENV] = "3,4"  # the run moves the channel's ends to fds 3 and 4
             address_space = address_space_limit(job.limits, cgroup=True) \
@@ -454,7 +454,7 @@ class NamespaceBackend(Backend):
     def _argv(self, shape: _Shape, work: Path, env: dict[str, str], info_fd: int,
               block_fd: int, seccomp_fd: int, slot: Slot | None) -> list[str]:
         a = self._box_argv(shape.runtime_paths, shape.limits.scratch_mb, work,
-                           {**dict(shape.env), **env})
+                           {**thread_env(shape.limits), **dict(shape.env), **env})
         a += ["--seccomp", str(seccomp_fd), "--info-fd", str(info_fd),
               "--block-fd", str(block_fd), "--"]
         if slot is not None:
