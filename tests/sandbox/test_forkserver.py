@@ -109,6 +109,21 @@ def test_a_forked_run_holds_only_its_own_fds_and_no_privileges(
     assert seen["hostname"] == "codeeval"
 
 
+def test_forked_runs_do_not_share_random_state(backend: NamespaceBackend) -> None:
+    # Forks of one interpreter share its memory: each run must still draw random numbers
+    # of its own, as a started interpreter would. (The string hash seed is the server's,
+    # as the module docstring says.)
+    job = script_job("""
+        import random
+        print(random.getrandbits(64), hash("codeeval"))
+    """)
+    before = backend.forkserver_runs
+    seen = [backend.run(job).stdout.split() for _ in range(3)]
+    assert backend.forkserver_runs == before + 3
+    assert len({draw for draw, _ in seen}) == 3, seen
+    assert len({h for _, h in seen}) == 1, seen
+
+
 def test_runs_alive_at_the_same_time_do_not_see_each_other(backend: NamespaceBackend) -> None:
     job = script_job("""
         import json, os, sys, time
