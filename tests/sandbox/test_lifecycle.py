@@ -24,6 +24,7 @@ from codeeval import config
 from codeeval.languages.registry import PYTHON, python_interpreter
 from codeeval.model.run import FileSpec, Job, Limits, RunStatus
 from codeeval.sandbox.namespace import NamespaceBackend
+from codeeval.sandbox.rlimits import THREAD_VARIABLES
 from tests.sandbox.conftest import _backend, _our_zombies, live_processes_of
 
 pytestmark = pytest.mark.conformance
@@ -113,7 +114,8 @@ def test_no_state_crosses_from_one_run_to_the_next(forkserver: bool) -> None:
     assert seen["files"] == ["main.py"]
     # The base environment only: nothing the first runs set (SECRET_OF_FIRST).
     job_env = set(dict(PYTHON.env)) if forkserver else set()
-    assert set(seen["env"]) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD"} | job_env
+    assert set(seen["env"]) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD",
+                                *THREAD_VARIABLES} | job_env
     assert "SECRET_OF_FIRST" not in seen["env"]
     backend.close()
 
