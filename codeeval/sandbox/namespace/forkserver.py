@@ -67,14 +67,19 @@ _SOURCE = importlib.resources.files("codeeval.sandbox.namespace").joinpath(
     "forkserver_main.py").read_bytes()
 #: Modules the server imports once, so runs find them loaded: what the sandboxed driver
 #: needs (``site`` for its paths: 0.6 ms of each run's CPU otherwise; imported under -S,
-#: it changes nothing), and what HumanEval and MBPP solutions import most. Not ``random``
-#: (nor ``statistics``, which imports it): a loaded ``random`` reseeds itself in every
-#: fork, 0.24 ms and 40 copy-on-write page faults of every run, for the few solutions
-#: that import it (39 of the 16,400 shared completions), which pay 1.4 ms to do so.
+#: it changes nothing; ``traceback`` and ``types`` for running a script), and what HumanEval+
+#: and MBPP+ problems and the shared completions import (``typing``, ``math``, ``re``,
+#: ``collections``, ``heapq``, ``itertools``, ``functools``, ``cmath``, ``bisect``, ...).
+#: Each module here makes every run dearer, since a fork copies the page tables of the
+#: server's memory and an exit tears them down (0.1 ms per MB here), so the rarely imported
+#: are left out: ``dataclasses`` (1 MB, with ``inspect``; 5 of the 16,400 completions import
+#: it), ``datetime`` (34), ``decimal`` and ``fractions`` (none), ``copy`` (2), ``textwrap``
+#: (none), and ``random`` (39): a loaded ``random`` also reseeds itself in every fork, 0.24
+#: ms and 40 copy-on-write page faults of every run. A run that imports one of them pays
+#: 1.5-17 ms for it.
 PRELOAD = ("_json", "site", "typing", "collections", "math", "re", "itertools", "functools",
-           "heapq", "bisect", "string", "json", "copy", "operator", "fractions", "decimal",
-           "datetime", "hashlib", "dataclasses", "enum", "cmath", "array", "textwrap",
-           "traceback", "types", "resource")
+           "heapq", "bisect", "string", "json", "operator", "hashlib", "enum", "cmath",
+           "array", "traceback", "types", "resource")
 _START_TIMEOUT_S = 20.0
 _STATUS_TIMEOUT_S = 10.0
 _INODES = 16384
