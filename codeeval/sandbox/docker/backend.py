@@ -22,7 +22,8 @@ What a container gives every run:
 * per run, set by the agent before exec: a new session, rlimits (CPU, file size, stack,
   open files, address space), OOM score 1000 (the OOM killer takes the program, never the
   agent), a cleared environment (the image's variables such as ``PATH`` and ``JAVA_HOME``,
-  ``LANG=C.UTF-8``, ``HOME=/box``, ``TMPDIR=/tmp`` and the job's).
+  ``LANG=C.UTF-8``, ``HOME=/box``, ``TMPDIR=/tmp``, the thread-count variables of
+  :func:`~codeeval.sandbox.rlimits.thread_env` and the job's).
 
 Reuse. After a run, the agent SIGKILLs every process but itself, reaps them, and empties
 ``/box``, ``/tmp`` and ``/dev/shm``; it reports whether anything survived. The container

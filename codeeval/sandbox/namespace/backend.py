@@ -24,7 +24,8 @@ What one run gets (as root, the normal case):
   and rlimits (address space, processes, open files, file size, stack, CPU, core) set with
   ``prlimit(2)`` on the sandbox's blocked init, so every process of the run inherits them;
 * a cleared environment: ``PATH``, ``LANG=C.UTF-8``, ``LC_ALL``, ``HOME=/box``,
-  ``TMPDIR=/tmp``, ``PWD`` and the job's variables;
+  ``TMPDIR=/tmp``, ``PWD``, the thread-count variables of
+  :func:`~codeeval.sandbox.rlimits.thread_env` and the job's variables;
 * memory (swap included), pids and CPU-bandwidth limits in a per-run cgroup (v1 or v2);
   the cgroup's CPU time and OOM-kill counter decide TLE and MLE;
 * the supervisor owns the CPU and wall limits, reads output concurrently with caps, and
