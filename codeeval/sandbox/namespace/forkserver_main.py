@@ -85,7 +85,6 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 24, 22, 38
-_SIGKILL = int(signal.SIGKILL)
 SECCOMP_MODE_FILTER = 2
 SIOCSIFFLAGS, IFF_UP = 0x8914, 1
 _MOVE_ABOVE = 100  # fds are moved above this before being put in place
@@ -213,7 +212,7 @@ def _kill_namespace() -> None:
     """From a PID namespace's init: SIGKILL every other process of the namespace (the
     kernel signals them all under one lock, so none can fork its way out)."""
     try:  # noqa: SIM105 (see above _report)
-        os.kill(-1, _SIGKILL)
+        os.kill(-1, _signal.SIGKILL)
     except ProcessLookupError:
         pass
 
