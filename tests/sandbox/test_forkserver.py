@@ -234,7 +234,7 @@ def test_killing_a_run_or_the_server_is_recovered(backend: NamespaceBackend) -> 
     # The server itself dies (as if OOM-killed): once it is gone, the next run starts a
     # new one. (A run handed over in the instant before it died ends as an infra error,
     # which callers retry.)
-    (server_id, _), = backend.resident()
+    server_id = backend.resident()[0][0]  # the server first, then the slots' cgroups
     server_pid = backend.forkserver_pid
     assert server_pid is not None
     killed = []
@@ -259,7 +259,7 @@ def test_killing_a_run_or_the_server_is_recovered(backend: NamespaceBackend) -> 
     r = backend.run(script_job("print(2)"))
     assert r.status is RunStatus.OK, r
     assert r.stdout == b"2\n"
-    (new_id, _), = backend.resident()
+    new_id = backend.resident()[0][0]
     assert new_id != server_id
 
 
@@ -325,6 +325,65 @@ def test_a_slot_keeps_its_init_and_recycling_it_ends_every_process_of_the_slot(
         result = p.finish(timeout_s=30)
     assert result.status is RunStatus.OK, result
     assert new_init not in (init, inits[0][1])  # a new init for the slot
+
+
+def test_runs_of_a_slot_share_its_cgroups_but_count_and_limit_only_their_own(
+        backend: NamespaceBackend) -> None:
+    """On cgroup v1 the runs of one uid slot share its pids, cpuacct and cpu cgroups (one
+    run at a time) and each has a memory cgroup of its own: a run's CPU time, process
+    count and CPU quota are still its own."""
+    host = backend.cgroup_host
+    assert host is not None
+    if host.version != 1:
+        pytest.skip("on cgroup v2 every run has a cgroup of its own for every controller")
+    spin = script_job("""
+        import time
+        t = time.process_time()
+        while time.process_time() - t < 0.4:
+            pass
+    """)
+    first = backend.run(spin)
+    assert first.status is RunStatus.OK, first
+    assert first.cpu_time_s >= 0.4
+    trivial = script_job("print(1)")
+    light = backend.run(trivial)
+    assert light.status is RunStatus.OK, light
+    assert light.cpu_time_s < 0.2, "the slot's earlier run counted in this one's CPU time"
+    shared = [name for name, _ in backend.resident()[1:]]
+    assert len(shared) == 1, "runs one after another use one slot"
+    slot_dirs = [host.parents[c] / shared[0] for c in ("pids", "cpuacct", "cpu")
+                 if c in host.parents]
+    assert all(d.is_dir() for d in slot_dirs)
+    # Processes: each run may start as many as its limit allows, whatever the last left.
+    forks = script_job("""
+        import os, sys, time
+        n, started = int(sys.stdin.readline()), 0
+        try:
+            for _ in range(n):
+                if os.fork() == 0:
+                    time.sleep(30)  # left behind: killed with the run
+                    os._exit(0)
+                started += 1
+            print("started", started)
+        except OSError:
+            print("refused after", started)
+    """)
+    limits = Limits(time_s=5, memory_mb=256, processes=6)
+    for n, expected in ((4, b"started 4"), (4, b"started 4"), (8, b"refused after 5")):
+        r = backend.run(dataclasses.replace(forks, stdin=b"%d\n" % n, limits=limits))
+        assert r.status is RunStatus.OK, r
+        assert r.stdout.strip() == expected
+    # The CPU quota is the run's own (written for each run).
+    if "cpu" in host.parents:
+        quota = host.parents["cpu"] / shared[0] / "cpu.cfs_quota_us"
+        for cpus, written in ((0.5, "50000"), (None, "-1"), (1.0, "100000")):
+            r = backend.run(dataclasses.replace(
+                trivial, limits=Limits(time_s=5, memory_mb=256, cpus=cpus)))
+            assert r.status is RunStatus.OK, r
+            assert quota.read_text().strip() == written
+    assert [name for name, _ in backend.resident()[1:]] == shared
+    backend.close()
+    assert not any(d.exists() for d in slot_dirs)
 
 
 def test_declared_scripts_run_precompiled() -> None:

@@ -139,16 +139,19 @@ def test_close_stops_the_fork_server_after_its_runs() -> None:
     with backend.start(py_job("import time; time.sleep(1); print('done')",
                               forkserver=True)) as running:
         assert backend.run(py_job("print(1)", forkserver=True)).status is RunStatus.OK
-        (server_id, _), = backend.resident()
+        # The server's scratch dir, then the cgroups its uid slots share (two runs at once:
+        # two slots).
+        ids = [run_id for run_id, _ in backend.resident()]
+        assert len(ids) == 3, ids
         backend.close()
         # A run already started is not cut short by close() ...
-        assert traces([server_id], [], backend.scratch)
+        assert all(traces([i], [], backend.scratch) for i in ids)
         result = running.finish(timeout_s=10)
     assert result.status is RunStatus.OK, result
     assert result.stdout == b"done\n"
-    # ... and the server goes once it has ended.
+    # ... and the server and the slots' cgroups go once it has ended.
     assert backend.resident() == []
-    assert wait_clean([server_id], [], backend.scratch) == []
+    assert wait_clean(ids, [], backend.scratch) == []
 
 
 SCRIPT = textwrap.dedent("""

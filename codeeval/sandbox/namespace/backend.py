@@ -397,10 +397,11 @@ class NamespaceBackend(Backend):
         cgroup: cgroups.RunCgroup | None = None
         tree: ForkTree | None = None
         try:
-            cgroup = cgroups.RunCgroup.create(self.cgroup_host, job.limits, run_id)
+            shared = server.slot_cgroup(self.cgroup_host, slot.uid)
+            cgroup = cgroups.RunCgroup.create(self.cgroup_host, job.limits, run_id, shared)
             for path in cgroup.procs_files():
                 ours.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
-            procs = list(ours)
+            procs = ours + (shared.procs_fds if shared is not None else [])
             status_r, status_w = os.pipe2(os.O_CLOEXEC)
             ours.append(status_w)
             try:

@@ -14,9 +14,11 @@ so a run still gets:
   an earlier run is left but the kept init; a private size-capped tmpfs on ``/box`` (the
   work dir), ``/tmp`` and ``/dev/shm``; and a new ``/proc`` that shows only the init and
   its own processes;
-* the run's own cgroup (memory with swap, pids, CPU) created and read by the supervisor,
-  its own uid slot, rlimits, an empty capability bounding set, no capabilities,
-  ``no_new_privs`` and the same seccomp filter as a bubblewrap run;
+* the run's own memory cgroup (with swap) created and read by the supervisor, and on v1
+  the pids, CPU-accounting and CPU-bandwidth cgroups of its uid slot, which runs of the
+  slot use one at a time (:class:`~.cgroups.SlotCgroup`); its own uid slot, rlimits, an
+  empty capability bounding set, no capabilities, ``no_new_privs`` and the same seccomp
+  filter as a bubblewrap run;
 * a cleared environment and only fds 0-4 (stdio and the channel).
 
 What differs from a bubblewrap run: the read-only root and ``/dev`` are shared with the
@@ -44,6 +46,7 @@ import contextlib
 import functools
 import importlib.resources
 import json
+import logging
 import os
 import select
 import socket
@@ -63,6 +66,7 @@ from codeeval.sandbox.namespace.slots import Slot, SlotPool
 from codeeval.sandbox.namespace.tree import read_info, reap_pidfd
 from codeeval.sandbox.process import ProcessTree
 
+_log = logging.getLogger("codeeval.sandbox")
 _SOURCE = importlib.resources.files("codeeval.sandbox.namespace").joinpath(
     "forkserver_main.py").read_bytes()
 #: Modules the server imports once, so runs find them loaded: what the sandboxed driver
@@ -110,6 +114,7 @@ class ForkServer:
         self._init_pidfd: int | None = None  # bubblewrap's PID 1, which we adopt and reap
         self._live = 0
         self._closing = False
+        self._slot_cgroups: dict[int, cgroups.SlotCgroup] = {}
         #: Runs handed to a server so far (over restarts).
         self.served = 0
 
@@ -151,6 +156,22 @@ class ForkServer:
                         raise SandboxCrashed(f"the fork server refused a run: {e}") from e
                     self._stop()
 
+    def slot_cgroup(self, host: cgroups.CgroupHost, uid: int) -> cgroups.SlotCgroup | None:
+        """The cgroups the runs of ``uid``'s slot share (made on first use), or ``None``
+        where each run gets all of its own (cgroup v2: one directory holds them all).
+
+        Raises:
+            SandboxCrashed: they could not be made.
+        """
+        if host.version != 1:
+            return None
+        with self._lock:
+            found = self._slot_cgroups.get(uid)
+            if found is None:
+                found = self._slot_cgroups[uid] = cgroups.SlotCgroup.create(
+                    host, runid.new_run_id())
+            return found
+
     def recycle(self, uid: int) -> None:
         """Have the server end the init of ``uid``'s slot, and with it every process of
         the slot's namespaces (a run's cgroup would not empty). Never raises."""
@@ -165,6 +186,7 @@ class ForkServer:
             self._live -= 1
             if self._closing and self._live <= 0:
                 self._stop()
+                self._remove_slot_cgroups()
 
     def close(self) -> None:
         """Stop the server once the runs it started have ended (they are not cut short)."""
@@ -172,6 +194,7 @@ class ForkServer:
             self._closing = True
             if self._live <= 0:
                 self._stop()
+                self._remove_slot_cgroups()
 
     @property
     def pid(self) -> int | None:
@@ -182,11 +205,13 @@ class ForkServer:
     def resident(self) -> list[tuple[str, list[int]]]:
         """``(run id, supervisor fds)`` of the server while it runs: it stays on purpose."""
         with self._lock:
+            kept = [(cg.name, cg.fds()) for cg in self._slot_cgroups.values()]
             if self._work is None or self._sock is None:
-                return []
+                return kept
             fds = [self._sock.fileno()]
-            return [(self._work.root.name,
-                     fds + ([self._init_pidfd] if self._init_pidfd is not None else []))]
+            if self._init_pidfd is not None:
+                fds.append(self._init_pidfd)
+            return [(self._work.root.name, fds), *kept]
 
     # ------------------------------------------------------------------ internals
     def _start(self) -> None:
@@ -258,6 +283,14 @@ class ForkServer:
             return
         reap_pidfd(fd)
         os.close(fd)
+
+    def _remove_slot_cgroups(self) -> None:
+        """Once no run is left: delete the slots' shared cgroups. Never raises (what
+        cannot be deleted is logged, and swept as stale once this process is gone)."""
+        for cg in self._slot_cgroups.values():
+            for problem in cg.remove():
+                _log.warning("fork server: cannot remove %s", problem)
+        self._slot_cgroups.clear()
 
     def _stop(self) -> None:
         if self._sock is not None:
