@@ -203,7 +203,8 @@ class ForkServer:
             return self._popen.pid if self._popen is not None else None
 
     def resident(self) -> list[tuple[str, list[int]]]:
-        """``(run id, supervisor fds)`` of the server while it runs: it stays on purpose."""
+        """``(run id, supervisor fds)`` of what stays on purpose between runs: the server
+        while it runs (first), then the cgroups its uid slots share."""
         with self._lock:
             kept = [(cg.name, cg.fds()) for cg in self._slot_cgroups.values()]
             if self._work is None or self._sock is None:
