@@ -14,6 +14,10 @@ Variables (all optional):
 ``CODEEVAL_BWRAP``        path of the bubblewrap binary (default: found on PATH)
 ``CODEEVAL_CGROUPS``      ``auto`` (use cgroups when the host allows) or ``off``
 ``CODEEVAL_PRESPAWN``     sandboxes kept ready per job shape (default 2; 0 turns pre-spawning off)
+``CODEEVAL_FORKSERVER``   ``auto`` (fork Python runs from a warm interpreter) or ``off``
+``CODEEVAL_FORKSERVER_HEAVY`` comma-separated modules a second fork server imports up front, for
+                          the runs whose sources import one of them (default
+                          ``numpy,scipy,requests,flask``; empty or ``none``: no second server)
 ``CODEEVAL_DOCKER_POOL``  warm containers per image and limits (docker backend; default 2)
 ``CODEEVAL_DEBUG``        ``1`` to show tracebacks of internal errors in the CLI
 ``CODEEVAL_CACHE``        cache directory (reference outputs; default ``~/.cache/codeeval``)
@@ -47,6 +51,7 @@ class Settings:
     cgroups: bool = True
     prespawn: int = 2
     forkserver: bool = True
+    forkserver_heavy: tuple[str, ...] = ("numpy", "scipy", "requests", "flask")
     docker_pool: int = 2
     debug: bool = False
     cache: str = os.path.join(os.path.expanduser("~"), ".cache", "codeeval")
@@ -73,6 +78,7 @@ class Settings:
             cgroups=_choice(env, "CODEEVAL_CGROUPS", ("auto", "off"), "auto") == "auto",
             prespawn=_int(env, "CODEEVAL_PRESPAWN", base.prespawn, minimum=0),
             forkserver=_choice(env, "CODEEVAL_FORKSERVER", ("auto", "off"), "auto") == "auto",
+            forkserver_heavy=_modules(env, "CODEEVAL_FORKSERVER_HEAVY", base.forkserver_heavy),
             docker_pool=_int(env, "CODEEVAL_DOCKER_POOL", base.docker_pool, minimum=0),
             debug=env.get("CODEEVAL_DEBUG", "") not in ("", "0"),
             cache=env.get("CODEEVAL_CACHE") or base.cache,
@@ -91,6 +97,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         raise InputError(f"environment variable {name}={value} must be at least {minimum}")
     return value
+
+
+def _modules(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in ("", "none"):
+        return ()
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    for module in names:
+        if not all(part.isidentifier() for part in module.split(".")):
+            raise InputError(f"environment variable {name}: {module!r} is not a module name")
+    return names
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:

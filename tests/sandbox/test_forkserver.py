@@ -419,3 +419,99 @@ def _ancestors(pid: str, depth: int = 4) -> list[int]:
             break
         found.append(int(pid))
     return found
+
+
+def _heavy_or_skip(backend: NamespaceBackend) -> None:
+    if not backend.forkserver_enabled:
+        pytest.skip("the fork server needs root and cgroups")
+    if "numpy" not in backend.forkserver_heavy:
+        pytest.skip("numpy is not installed for the sandboxed Python (pip install numpy), "
+                    "or CODEEVAL_FORKSERVER_HEAVY leaves it out")
+
+
+def _probe(backend: NamespaceBackend, candidate: str) -> str:
+    """Judge ``candidate`` (which defines ``f`` raising with what it saw) through the Python
+    driver; return the message it raised with."""
+    from codeeval.score.items import ProblemBank, inline_function_problem, score_item
+
+    problem, expected = inline_function_problem("f", [[1]], outputs=[1])
+    outcome = score_item(backend, ProblemBank({}).inline(backend, problem, expected),
+                         textwrap.dedent(candidate))
+    assert outcome.first_failure is not None, outcome
+    reason = str(outcome.first_failure["reason"])
+    assert reason.startswith("ValueError: "), reason
+    return reason.removeprefix("ValueError: ")
+
+
+def test_driver_runs_that_import_numpy_fork_from_a_server_that_has_imported_it() -> None:
+    """A candidate that imports a heavy module finds it imported already (the second
+    server's), with an OpenBLAS of one thread as its CPU limit asks, and NumPy's global
+    generator seeded for it alone (NumPy 2 loads numpy.random on first use, 1.x at import:
+    here the server imports it); other candidates fork from the plain server, where NumPy
+    is not loaded."""
+    _backend("namespace")
+    backend = NamespaceBackend(dataclasses.replace(
+        config.settings(), prespawn=0, forkserver_heavy=("numpy", "numpy.random")))
+    try:
+        _numpy_runs(backend)
+    finally:
+        backend.close()
+
+
+def _numpy_runs(backend: NamespaceBackend) -> None:
+    _heavy_or_skip(backend)
+    uses_numpy = """
+        import os, sys
+        LOADED = "numpy.random" in sys.modules  # before the candidate's own import
+        import numpy as np
+        def f(x):
+            raise ValueError(f"{LOADED} {np.random.randint(2**31)} "
+                             f"{os.environ.get('OPENBLAS_NUM_THREADS')} {np.ones(3).sum()}")
+    """
+    plain, heavy = backend.forkserver_runs, backend.forkserver_heavy_runs
+    draws = set()
+    for _ in range(3):
+        loaded, draw, threads, total = _probe(backend, uses_numpy).split()
+        assert (loaded, threads, total) == ("True", "1", "3.0")
+        draws.add(draw)
+    assert len(draws) == 3, "runs forked from one server drew the same random numbers"
+    assert backend.forkserver_heavy_runs == heavy + 3
+    assert _probe(backend, """
+        import sys
+        def f(x):
+            raise ValueError(str("numpy" in sys.modules))
+    """) == "False"
+    assert backend.forkserver_heavy_runs == heavy + 3
+    assert backend.forkserver_runs == plain + 4
+    state = backend.pool_state()
+    assert (state["forkserver_up"], state["forkserver_heavy_up"]) == (1, 1)
+    backend.close()
+    assert backend.resident() == [], "close() stops both servers and removes their cgroups"
+    assert backend.pool_state()["forkserver_heavy_up"] == 0
+
+
+def test_only_driver_runs_at_one_thread_go_to_the_server_with_numpy(
+        backend: NamespaceBackend) -> None:
+    """A script that is not the driver (whose path lacks site-packages, so it cannot
+    import NumPy) and a driver run asking for more threads go to the plain server."""
+    _heavy_or_skip(backend)
+    heavy = backend.forkserver_heavy_runs
+    r = backend.run(script_job("import numpy"))
+    assert r.status is RunStatus.RE, r
+    assert b"No module named 'numpy'" in r.stderr
+    assert backend.forkserver_heavy_runs == heavy
+    server = backend._heavy  # type: ignore[attr-defined]
+    from codeeval.languages.registry import warm_python_scripts
+
+    driver = next(iter(warm_python_scripts().items()))
+    job = Job(command=(python_interpreter(), "-S", "-B", driver[0]),
+              files={driver[0]: FileSpec(driver[1]),
+                     "candidate.py": FileSpec(b"import os, numpy as np\n")},
+              env=dict(PYTHON.env), runtime_paths=PYTHON.runtime_paths())
+    one = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                         "NUMEXPR_NUM_THREADS"), "1")
+    assert server.suits(job, one)
+    assert not server.suits(job, {**one, "OPENBLAS_NUM_THREADS": "2"})
+    assert not server.suits(dataclasses.replace(
+        job, files={**job.files, "candidate.py": FileSpec(b"import numpyro\n# import numpy\n")}),
+        one)

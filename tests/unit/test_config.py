@@ -20,8 +20,17 @@ def test_values_are_read() -> None:
     assert (s.backend, s.uid_base, s.cgroups) == ("local", 70000, False)
 
 
+def test_heavy_modules_of_the_second_fork_server() -> None:
+    assert Settings.from_env({}).forkserver_heavy == ("numpy", "scipy", "requests", "flask")
+    s = Settings.from_env({"CODEEVAL_FORKSERVER_HEAVY": " numpy, pandas,numpy,scipy.stats "})
+    assert s.forkserver_heavy == ("numpy", "pandas", "scipy.stats")
+    for off in ("", "none", "None"):
+        assert Settings.from_env({"CODEEVAL_FORKSERVER_HEAVY": off}).forkserver_heavy == ()
+
+
 @pytest.mark.parametrize("env", [
     {"CODEEVAL_UID_BASE": "abc"}, {"CODEEVAL_UID_BASE": "0"}, {"CODEEVAL_CGROUPS": "maybe"},
+    {"CODEEVAL_FORKSERVER_HEAVY": "numpy,os.path;rm"}, {"CODEEVAL_FORKSERVER_HEAVY": "a..b"},
 ])
 def test_bad_values(env: dict[str, str]) -> None:
     with pytest.raises(InputError, match="CODEEVAL_"):

@@ -65,6 +65,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codeeval import config
 from codeeval.errors import BackendUnavailable, SandboxCrashed, SandboxError
@@ -78,7 +79,7 @@ from codeeval.sandbox.namespace.tree import NsTree, read_info
 from codeeval.sandbox.pipes import Pipes, memfd_with
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, SandboxProcess
-from codeeval.sandbox.rlimits import address_space_limit, rlimits, thread_env
+from codeeval.sandbox.rlimits import THREAD_VARIABLES, address_space_limit, rlimits, thread_env
 
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -163,9 +164,13 @@ class NamespaceBackend(Backend):
         self._etc = self._write_etc()
         self.swept = self.sweep()
         self._self_test()
+        self._forkserver_finalizers: list[weakref.finalize[Any, Any]] = []
         self._forkserver: ForkServer | None = None
+        self._heavy: ForkServer | None = None  # the second server, with heavy modules
         if s.forkserver and self.privileged and self.cgroup_host is not None:
             self._forkserver = self._make_forkserver()
+            if self._forkserver is not None and s.forkserver_heavy:
+                self._heavy = self._make_forkserver(s.forkserver_heavy)
         self._pool: PrespawnPool[_Shape, _Warm] | None = None
         self._recent: dict[_Shape, None] = {}  # insertion-ordered: the shapes seen lately
         if s.prespawn > 0:
@@ -191,6 +196,9 @@ class NamespaceBackend(Backend):
         mode = "root" if self.privileged else "unprivileged user namespace"
         pool = f"{self.settings.prespawn} pre-spawned per shape" if self._pool else "no pre-spawn"
         fork = "; fork server for Python runs" if self._forkserver else ""
+        if self._heavy is not None:
+            fork += f" (and one with {', '.join(self._heavy.heavy)} imported, for runs that " \
+                    "import them)"
         return f"namespace (bubblewrap {self._bwrap}, {mode}; {self.cgroup_note}; {pool}{fork})"
 
     def sweep(self) -> list[str]:
@@ -202,7 +210,10 @@ class NamespaceBackend(Backend):
 
     def start(self, job: Job) -> SandboxProcess:
         if self._forkserver is not None and self._forkserver.serves(job):
-            return self._fork_launch(self._forkserver, job)
+            env = {**_BASE_ENV, **thread_env(job.limits), **job.env}
+            if self._heavy is not None and self._heavy.suits(job, env):
+                return self._fork_launch(self._heavy, job, env)
+            return self._fork_launch(self._forkserver, job, env)
         shape = _Shape.of(job)
         warm = self._pool.take(shape) if self._pool else None
         if warm is None:
@@ -222,8 +233,8 @@ class NamespaceBackend(Backend):
         ended. Runs already started are not affected."""
         if self._pool is not None:
             self._finalizer()
-        if self._forkserver is not None:
-            self._forkserver_finalizer()
+        for finalize in self._forkserver_finalizers:
+            finalize()
 
     def quiesce(self) -> None:
         """Wait until no sandbox is being pre-spawned in the background."""
@@ -242,6 +253,9 @@ class NamespaceBackend(Backend):
         if self._forkserver is not None:
             state["forkserver_up"] = int(self._forkserver.pid is not None)
             state["forkserver_runs"] = self._forkserver.served
+        if self._heavy is not None:
+            state["forkserver_heavy_up"] = int(self._heavy.pid is not None)
+            state["forkserver_heavy_runs"] = self._heavy.served
         return state
 
     @property
@@ -251,17 +265,31 @@ class NamespaceBackend(Backend):
 
     @property
     def forkserver_runs(self) -> int:
-        """How many runs went through the fork server so far."""
-        return self._forkserver.served if self._forkserver is not None else 0
+        """How many runs went through a fork server (either) so far."""
+        return sum(server.served for server in self._forkservers())
+
+    @property
+    def forkserver_heavy(self) -> tuple[str, ...]:
+        """The modules the second fork server imports up front (none: there is none)."""
+        return self._heavy.heavy if self._heavy is not None else ()
+
+    @property
+    def forkserver_heavy_runs(self) -> int:
+        """How many of them went through the one with the heavy modules imported."""
+        return self._heavy.served if self._heavy is not None else 0
 
     @property
     def forkserver_pid(self) -> int | None:
-        """The pid of the fork server's bubblewrap process, while one runs."""
+        """The pid of the (plain) fork server's bubblewrap process, while one runs."""
         return self._forkserver.pid if self._forkserver is not None else None
 
     def resident(self) -> list[tuple[str, list[int]]]:
-        """``(run id, supervisor fds)`` of helpers that outlive runs (the fork server)."""
-        return self._forkserver.resident() if self._forkserver is not None else []
+        """``(run id, supervisor fds)`` of helpers that outlive runs: each fork server
+        that runs (the plain one first), then the cgroups its uid slots share."""
+        return [entry for server in self._forkservers() for entry in server.resident()]
+
+    def _forkservers(self) -> list[ForkServer]:
+        return [s for s in (self._forkserver, self._heavy) if s is not None]
 
     # ------------------------------------------------------------------ spawn / launch
     def _spawn(self, shape: _Shape) -> _Warm:
@@ -368,23 +396,43 @@ class NamespaceBackend(Backend):
         return warm.pipes.supervise(tree, limits=job.limits, stdin_data=job.stdin,
                                     outputs=job.outputs)
 
-    def _make_forkserver(self) -> ForkServer | None:
-        from codeeval.languages.registry import PYTHON, python_interpreter
+    def _make_forkserver(self, heavy: Sequence[str] = ()) -> ForkServer | None:
+        """The fork server of sandboxed Python, or with ``heavy`` the second one, which
+        also imports those of ``heavy`` found in the interpreter's site-packages (``None``
+        when there is no sandboxed Python, or none of them is there).
+
+        The second server starts its interpreter with the numeric libraries' thread counts
+        at 1 (the default run's, :func:`~codeeval.sandbox.rlimits.thread_env` of one core):
+        a library reads them when imported, and a server importing NumPy with them unset
+        would start an OpenBLAS thread per host core, which forks do not inherit.
+        """
+        from codeeval.languages.registry import PYTHON, python_interpreter, python_site_packages
 
         try:
             interpreter = python_interpreter()
             paths = tuple(PYTHON.runtime_paths())
+            if heavy:
+                found = python_site_packages()
+                heavy = [m for m in heavy if _installed(m, found)]
+                if not heavy:
+                    return None
         except BackendUnavailable:
             return None  # no sandboxed Python: every run goes through bubblewrap
         env = dict(PYTHON.env)
+        started_with = dict.fromkeys(THREAD_VARIABLES, "1") if heavy else {}
+        server_env = {**env, **started_with}
         server = ForkServer(
-            lambda work, command, info: self._forkserver_argv(paths, env, work, command, info),
-            self.scratch, self._seccomp, interpreter, env, paths)
-        self._forkserver_finalizer = weakref.finalize(self, server.close)
+            lambda work, command, info: self._forkserver_argv(paths, server_env, work,
+                                                              command, info),
+            self.scratch, self._seccomp, interpreter, env, paths, heavy=heavy,
+            started_with=started_with)
+        self._forkserver_finalizers.append(weakref.finalize(self, server.close))
         return server
 
-    def _fork_launch(self, server: ForkServer, job: Job) -> SandboxProcess:
-        """Start ``job`` as a fork of the fork server, in namespaces of its own.
+    def _fork_launch(self, server: ForkServer, job: Job, env: dict[str, str]
+                     ) -> SandboxProcess:
+        """Start ``job`` as a fork of ``server``, in namespaces of its own, with the
+        environment ``env`` (the base one, the thread counts of its CPU limit and its own).
 
         Raises:
             SandboxCrashed: the run could not be set up or handed to the server.
@@ -412,7 +460,6 @@ class NamespaceBackend(Backend):
             ours.append(kill_r)
             tree = ForkTree(server, self._slots, slot, run_id, cgroup, status_r, kill_w)
             pipes = Pipes(job.channel)
-            env = {**_BASE_ENV, **thread_env(job.limits), **job.env}
             if job.channel:
                 env[CHANNEL_ENV] = "3,4"  # the run moves the channel's ends to fds 3 and 4
             address_space = address_space_limit(job.limits, cgroup=True) \
@@ -558,6 +605,21 @@ class NamespaceBackend(Backend):
         if result.exit_code != 0:
             raise BackendUnavailable("bubblewrap cannot create a sandbox here: "
                                      + (result.stderr_tail() or result.reason))
+
+
+def _installed(module: str, site_packages: Sequence[str]) -> bool:
+    """Whether the top-level package or module of ``module`` is in one of ``site_packages``
+    (a directory, a ``.py`` file or an extension module)."""
+    top = module.partition(".")[0]
+    for d in site_packages:
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        if top in names or f"{top}.py" in names or any(
+                n.startswith(f"{top}.") and n.endswith(".so") for n in names):
+            return True
+    return False
 
 
 def _kernel_at_least(major: int, minor: int) -> bool:

@@ -31,6 +31,19 @@ sockets left nothing behind (no TIME_WAIT connection, fragment or flow label: se
 :mod:`.forkserver_main`), so a later run can tell how many PIDs earlier ones used and sees
 loopback's traffic counters, and nothing else, of them; and the program's PID is not 2.
 
+**A second server for heavy imports.** Importing NumPy costs a run 60 ms of CPU here,
+requests 90, Flask 110, ten times what a HumanEval+ item costs otherwise; about 1.5% of
+the shared completions import one of them (numpy 126, requests 28, flask 25, scipy 20 of
+12,410 distinct). Importing them in the one server would make every run dearer (a fork
+copies, and an exit tears down, the page tables of the server's memory: 7.7 MB more for
+NumPy alone, and NumPy brings ``random``, which reseeds itself in every fork). So a second
+server imports them too (``CODEEVAL_FORKSERVER_HEAVY``, those installed of numpy, scipy,
+requests and flask by default), started on first use, and a run goes there when it runs
+the Python driver (which puts site-packages on its path, so nothing becomes importable
+that was not), one of its files imports one of those modules, and it asks for the thread
+counts the server's numeric libraries started with (one, the default run's). NumPy's
+global generator, which a fork would share, is reseeded in each run.
+
 Only the supervisor talks to the server, over a ``SOCK_SEQPACKET`` socket; a request is a
 datagram carrying fds, and the job itself (command, environment, limits, uid, files)
 travels in a memfd that only the forked process reads, so the server never holds a
@@ -48,12 +61,13 @@ import importlib.resources
 import json
 import logging
 import os
+import re
 import select
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +114,17 @@ class ForkServer:
 
     def __init__(self, argv: Callable[[Path, Sequence[str], int], list[str]], scratch: Path,
                  seccomp_bpf: bytes, interpreter: str, env: dict[str, str],
-                 runtime_paths: Sequence[str]) -> None:
+                 runtime_paths: Sequence[str], *, heavy: Sequence[str] = (),
+                 started_with: Mapping[str, str] | None = None) -> None:
         self._argv = argv
+        #: Modules the server imports after :data:`PRELOAD`, from the interpreter's
+        #: site-packages, for the runs of the Python driver whose candidates import them.
+        self.heavy = tuple(heavy)
+        self._imports_heavy = _import_pattern(self.heavy) if self.heavy else None
+        self._heavy_names = tuple(m.encode() for m in self.heavy)
+        #: Variables the server's interpreter started with that its imported modules read
+        #: once (the thread counts of numeric libraries), which a run must ask for alike.
+        self.started_with = dict(started_with or {})
         self._scratch = scratch
         self._bpf = seccomp_bpf
         self.interpreter = interpreter
@@ -132,6 +155,26 @@ class ForkServer:
                 k.startswith(_STARTUP_VARIABLES) for k in env.keys() - self.env.keys()):
             return False
         return _real_paths(tuple(job.runtime_paths)) <= self.runtime_paths
+
+    def suits(self, job: Job, env: Mapping[str, str]) -> bool:
+        """Whether a job this kind of server :meth:`serves`, run with ``env``, should come
+        here rather than to the plain server: it runs a warm script (the Python driver,
+        which puts site-packages on its path, so a run here can import nothing it could
+        not import there), one of its files imports a module of :attr:`heavy` (an
+        ``import`` or ``from`` line naming it, at any indentation), and ``env`` sets
+        :attr:`started_with` alike (a run that asks its numeric library for more threads
+        goes where that library is not loaded yet)."""
+        if self._imports_heavy is None or any(env.get(k) != v
+                                              for k, v in self.started_with.items()):
+            return False
+        script = job.command[3]
+        spec = job.files.get(script)
+        if spec is None or spec.content not in _warm_sources():
+            return False
+        # The cheap test first: most sources name none of the modules at all.
+        return any(any(name in f.content for name in self._heavy_names)
+                   and self._imports_heavy.search(f.content)
+                   for path, f in job.files.items() if path != script)
 
     def submit(self, uid: int, fds: Sequence[int]) -> None:
         """Hand one run's fds to the server, for the slot of ``uid`` (starting or
@@ -230,7 +273,7 @@ class ForkServer:
             parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             info_r, info_w = os.pipe2(os.O_CLOEXEC)
             command = [self.interpreter, "-S", "-B", "forkserver.py", str(child.fileno()),
-                       "seccomp.bpf", ",".join(PRELOAD),
+                       "seccomp.bpf", ",".join(PRELOAD), ",".join(self.heavy),
                        *(f"warm/{i}={name}" for i, name in enumerate(warm))]
             try:
                 popen = workdir.spawn(
@@ -309,6 +352,20 @@ class ForkServer:
             with contextlib.suppress(SandboxCrashed):
                 self._work.remove()
             self._work = None
+
+
+def _warm_sources() -> frozenset[bytes]:
+    from codeeval.languages.registry import warm_python_scripts
+
+    return frozenset(warm_python_scripts().values())
+
+
+def _import_pattern(modules: Sequence[str]) -> re.Pattern[bytes]:
+    """A line that imports one of ``modules`` (``import a, numpy as np``, ``from numpy.x
+    import y``); a false match only sends a run to a server that has imported more."""
+    names = b"|".join(re.escape(m.encode()) for m in modules)
+    return re.compile(rb"^[ \t]*(?:from[ \t]+(?:%s)\b|import[ \t]+[^\n#]*\b(?:%s)\b)"
+                      % (names, names), re.MULTILINE)
 
 
 #: Prefixes of the variables the interpreter reads once, at start-up.

@@ -219,7 +219,7 @@ def _kill_namespace() -> None:
 
 class Server:
     def __init__(self, sock_fd: int, seccomp_path: str, preload: list[str],
-                 warm: list[str]) -> None:
+                 heavy: list[str], warm: list[str]) -> None:
         with open(seccomp_path, "rb") as f:
             self.bpf = f.read()
         # The capability bounding set goes once, here, for every fork to inherit: it only
@@ -232,6 +232,17 @@ class Server:
         for name in preload:
             with contextlib.suppress(Exception):
                 __import__(name)
+        if heavy:
+            # Third-party modules, from the site-packages the Python driver puts on its
+            # path (the runs of this server are the driver's); the path goes back after.
+            import site
+
+            before = list(sys.path)
+            sys.path.extend(p for p in site.getsitepackages() if os.path.isdir(p))
+            for name in heavy:
+                with contextlib.suppress(Exception):
+                    __import__(name)
+            sys.path[:] = before
         # Scripts runs execute often, compiled once: source bytes -> code object. Each
         # argument is ``PATH=NAME``: the file here, and the name runs give the script.
         self.warm: dict[bytes, Any] = {}
@@ -488,6 +499,11 @@ class Server:
             for res, soft, hard in job["rlimits"]:
                 resource.setrlimit(res, (soft, hard))
             os.environ.update(job["env"])  # to the slot init's empty environment
+            # Python's random reseeds itself in every fork; NumPy's global generator, seeded
+            # once when the server imported it, does not: every run gets a seed of its own.
+            numpy_random = sys.modules.get("numpy.random")
+            if numpy_random is not None:
+                numpy_random.seed()
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
@@ -598,6 +614,6 @@ def _exit_code(code: object) -> int:
 if __name__ == "__main__":
     _args = sys.argv[1:]
     _job = Server(int(_args[0]), _args[1], _args[2].split(",") if _args[2] else [],
-                  _args[3:]).serve()
+                  _args[3].split(",") if _args[3] else [], _args[4:]).serve()
     del _args
     _run_script(_job)
