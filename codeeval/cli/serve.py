@@ -60,6 +60,10 @@ def add_parser(subs: Any) -> None:
     p.add_argument("--ray-address", metavar="ADDR", default=None,
                    help="with --executor ray: the cluster to join (HOST:PORT, "
                         "ray://HOST:PORT or auto; default: start a local Ray instance)")
+    p.add_argument("--long-run", type=float, default=0.25, metavar="S",
+                   help="after S seconds a run no longer counts against --workers: the next "
+                        "item starts, and the run goes on to its limits (default 0.25; 0: "
+                        "runs count until they end)")
     p.add_argument("--max-queue", type=int, default=1024, metavar="N",
                    help="items admitted beyond the workers before answering 429 (default 1024)")
     p.add_argument("--retries", type=int, default=1, metavar="N",
@@ -135,6 +139,8 @@ def handle(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} must be at least {low}, got {value}")
     if args.ray_address is not None and args.executor != "ray":
         raise InputError("--ray-address needs --executor ray")
+    if not args.long_run >= 0:
+        raise InputError(f"--long-run must be 0 or more, got {args.long_run}")
     if not args.deadline > 0:
         raise InputError(f"--deadline must be positive, got {args.deadline}")
     if not 0 <= args.port < 65536:
@@ -161,6 +167,7 @@ def handle(args: argparse.Namespace) -> int:
         engine = Engine(datasets, lambda: backend,
                         EngineConfig(workers=workers, max_queue=args.max_queue,
                                      retries=args.retries, default_deadline_s=args.deadline,
+                                     long_run_s=args.long_run,
                                      cache_dir=Path(settings.cache),
                                      load_jobs=max(2, os.cpu_count() or 1)),
                         **({"runner": runner} if runner is not None else {}))

@@ -1,9 +1,13 @@
 """The reward server's engine: admission, a bounded queue, workers, deadlines, draining.
 
 Everything here is independent of HTTP, so it is tested directly. Items of every request
-share one pool of ``workers`` threads, each driving one sandboxed run at a time (a run
-waits on its fork, its pipes and the server's bookkeeping for much of its life, so the
-server runs four per core: with two per core a loaded 2-core machine stayed 40% idle).
+share one pool of threads, each driving one sandboxed run at a time; ``workers`` of them
+may start runs (a run waits on its fork, its pipes and the server's bookkeeping for much
+of its life, so the server runs four per core: with two per core a loaded 2-core machine
+stayed 40% idle). A run still going after ``long_run_s`` gives its place to the next item
+and goes on, in one of as many threads again: a few programs that spin until their time
+limit (TLE, a second or more of CPU each and seconds of wall time under load) would
+otherwise hold most places for seconds while short items queued behind them.
 Admission is by item: at most ``workers + max_queue`` items are admitted at once; a
 request that would pass that bound is refused whole (:class:`QueueFull`, HTTP 429 with a
 ``Retry-After`` estimated from the recent completion rate), so a flood of clients gets a
@@ -20,10 +24,12 @@ the backend.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -80,6 +86,9 @@ class EngineConfig:
 
     workers: int = 4
     max_queue: int = 1024
+    #: After this long a run no longer counts against ``workers`` (it runs on to its
+    #: limits, in one of ``workers`` more threads); 0: every run counts until it ends.
+    long_run_s: float = 0.25
     retries: int = 1
     default_deadline_s: float = 300.0
     cache_dir: Path = field(default_factory=lambda: Path(config.settings().cache))
@@ -118,8 +127,14 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.bank = ProblemBank(self.datasets)
-        self._pool = ThreadPoolExecutor(max_workers=self.config.workers,
+        # Twice the threads: the second half serves only runs that outlived long_run_s.
+        threads = self.config.workers * (2 if self.config.long_run_s > 0 else 1)
+        self._pool = ThreadPoolExecutor(max_workers=threads,
                                         thread_name_prefix="codeeval-worker")
+        self._places = _Places(self.config.workers)
+        self._holders: dict[int, float] = {}  # run number -> its start, while it holds a place
+        self._runs = itertools.count()
+        self._watching = threading.Event()
         self._lock = threading.Lock()
         self._admitted = 0
         self._waiting = 0
@@ -279,18 +294,54 @@ class Engine:
             self._finished(ran)
 
     def _work(self, index: int, item: Item, reward: str, ticket: _Ticket) -> ItemResult | None:
-        if ticket.cancelled or time.monotonic() >= ticket.expires:
+        left = ticket.expires - time.monotonic()
+        placed = not ticket.cancelled and left > 0 and self._places.acquire(left)
+        if not placed or ticket.cancelled:
+            if placed:
+                self._places.release()
             self._finished(ran=False)
             return None
         self._started()
         start = time.monotonic()
+        run = next(self._runs)
+        with self._lock:
+            self._holders[run] = start
+        self._watch()
         queued = start - ticket.submitted
         self.metrics.item_seconds.labels("queued").observe(queued)
         try:
             return self._score(index, item, reward, ticket, queued, start)
         finally:
+            with self._lock:
+                held = self._holders.pop(run, None) is not None
+            if held:
+                self._places.release()
             self.metrics.item_seconds.labels("run").observe(time.monotonic() - start)
             self._finished(ran=True)
+
+    def _watch(self) -> None:
+        """Start the thread that frees the places of long runs, once."""
+        if self.config.long_run_s > 0 and not self._watching.is_set():
+            with self._lock:
+                if self._watching.is_set():
+                    return
+                self._watching.set()
+            threading.Thread(target=self._free_long_runs, name="codeeval-long-runs",
+                             daemon=True).start()
+
+    def _free_long_runs(self) -> None:
+        """Every tenth of ``long_run_s``: give back the place of each run older than it."""
+        limit = self.config.long_run_s
+        while self.state != "closed":
+            time.sleep(limit / 10)
+            now = time.monotonic()
+            with self._lock:
+                old = [run for run, start in self._holders.items() if now - start >= limit]
+                for run in old:
+                    del self._holders[run]
+            for _ in old:
+                self._places.release()
+                self.metrics.long_runs.inc()
 
     def _score(self, index: int, item: Item, reward: str, ticket: _Ticket, queued: float,
                start: float) -> ItemResult:
@@ -355,6 +406,42 @@ class Engine:
             reference=spec.reference, reference_language=spec.reference_language,
             checker=spec.checker)
         return self.bank.inline(self.backend, sproblem, expected)
+
+
+class _Places:
+    """A semaphore that serves its waiters in the order they came: a released place goes
+    to the longest waiter directly. (``threading.Semaphore`` lets a newcomer take a place
+    before the waiter it woke, which then waits again at the back: under load, an item
+    waited seconds that way while others took a third of a second.)"""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._waiters: deque[threading.Event] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, timeout: float) -> bool:
+        """Take a place, waiting at most ``timeout`` seconds; whether one was taken."""
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return True
+            granted = threading.Event()
+            self._waiters.append(granted)
+        if granted.wait(timeout):
+            return True
+        with self._lock:
+            if granted.is_set():  # handed over just as the wait ran out
+                return True
+            self._waiters.remove(granted)
+            return False
+
+    def release(self) -> None:
+        """Give a place back: to the longest waiter, if any."""
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._free += 1
 
 
 def _error(index: int, kind: str, message: str, retryable: bool, timings: Timings

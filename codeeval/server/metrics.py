@@ -75,6 +75,9 @@ class Metrics:
         self.queue_depth = Gauge("codeeval_queue_depth",
                                  "Items admitted and waiting for a worker.", registry=r)
         self.running = Gauge("codeeval_items_running", "Items being scored now.", registry=r)
+        self.long_runs = Counter("codeeval_long_runs", "Runs that outlived the engine's "
+                                 "long_run_s and gave their worker's place to the next item.",
+                                 registry=r)
         self.capacity = Gauge("codeeval_queue_capacity",
                               "Items admitted at most (workers plus queue).", registry=r)
         self.rejected = Counter("codeeval_rejected", "Requests refused because the queue "

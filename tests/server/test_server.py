@@ -332,6 +332,9 @@ def test_bad_flags_and_datasets_exit_2(tmp_path: Path) -> None:
     r = run("--dataset", str(PROBLEMS), "--workers", "0")
     assert r.returncode == 2
     assert "--workers" in r.stderr
+    r = run("--dataset", str(PROBLEMS), "--long-run", "-1")
+    assert r.returncode == 2
+    assert "--long-run must be 0 or more" in r.stderr
 
 
 def test_port_in_use_exits_1() -> None:
@@ -349,3 +352,38 @@ def test_port_in_use_exits_1() -> None:
     assert r.returncode == 1
     assert "cannot listen" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("long_run", ["0.3", "0"])
+def test_a_long_run_gives_its_place_to_the_next_item(serve: Any, long_run: str) -> None:
+    """With one worker, a run still going after --long-run seconds lets the next item
+    start (and goes on to its own end); with --long-run 0 the next item waits for it."""
+    server: Server = serve("--dataset", str(PROBLEMS), "--workers", "1",
+                           "--long-run", long_run)
+    slow = {"task_id": TWO_SUM, "solution": sleeper(3), "suite": "base",
+            "limits": {"time_floor_s": 5}}
+    answers: list[Any] = []
+    first = threading.Thread(target=lambda: answers.append(
+        server.post("/v1/score", {"items": [slow]})))
+    first.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if "codeeval_items_running 1.0" in server.get("/metrics")[1]:
+            break
+        time.sleep(0.02)
+    started = time.monotonic()
+    code, _, body = server.post("/v1/score", {"items": [{"task_id": TWO_SUM,
+                                                         "solution": RIGHT}]})
+    waited = time.monotonic() - started
+    assert code == 200
+    assert items_of(body)[0]["reward"] == 1.0
+    first.join()
+    assert answers[0][0] == 200
+    assert items_of(answers[0][2])[0]["reward"] == 1.0  # the long run went on to its end
+    long_runs = "codeeval_long_runs_total 1.0" in server.get("/metrics")[1]
+    if long_run == "0":
+        assert waited > 2.0, "the next item should have waited for the only worker"
+        assert not long_runs
+    else:
+        assert waited < 2.0, "the next item waited for the long run"
+        assert long_runs
