@@ -134,8 +134,9 @@ class Engine:
         self._places = _Places(self.config.workers)
         self._holders: dict[int, float] = {}  # run number -> its start, while it holds a place
         self._runs = itertools.count()
-        self._watching = threading.Event()
+        self._watching = False
         self._lock = threading.Lock()
+        self._holding = threading.Condition(self._lock)  # the first place holder came
         self._admitted = 0
         self._waiting = 0
         self._running = 0
@@ -183,7 +184,9 @@ class Engine:
         self._pool.shutdown(wait=timeout_s is None, cancel_futures=True)
         if self.backend is not None:
             self.backend.close()
-        self.state = "closed"
+        with self._lock:
+            self.state = "closed"
+            self._holding.notify()  # the long-run watcher ends
 
     def health(self) -> dict[str, Any]:
         """What ``/healthz`` reports."""
@@ -305,8 +308,13 @@ class Engine:
         start = time.monotonic()
         run = next(self._runs)
         with self._lock:
+            if not self._holders:
+                self._holding.notify()
             self._holders[run] = start
-        self._watch()
+            if not self._watching and self.config.long_run_s > 0:
+                self._watching = True
+                threading.Thread(target=self._free_long_runs, name="codeeval-long-runs",
+                                 daemon=True).start()
         queued = start - ticket.submitted
         self.metrics.item_seconds.labels("queued").observe(queued)
         try:
@@ -319,29 +327,24 @@ class Engine:
             self.metrics.item_seconds.labels("run").observe(time.monotonic() - start)
             self._finished(ran=True)
 
-    def _watch(self) -> None:
-        """Start the thread that frees the places of long runs, once."""
-        if self.config.long_run_s > 0 and not self._watching.is_set():
-            with self._lock:
-                if self._watching.is_set():
-                    return
-                self._watching.set()
-            threading.Thread(target=self._free_long_runs, name="codeeval-long-runs",
-                             daemon=True).start()
-
     def _free_long_runs(self) -> None:
-        """Every tenth of ``long_run_s``: give back the place of each run older than it."""
+        """Give back the place of each run as it turns ``long_run_s`` old (sleeping until
+        the oldest holder does, or until there is one), until the engine is closed."""
         limit = self.config.long_run_s
-        while self.state != "closed":
-            time.sleep(limit / 10)
-            now = time.monotonic()
-            with self._lock:
-                old = [run for run, start in self._holders.items() if now - start >= limit]
-                for run in old:
+        with self._lock:
+            while self.state != "closed":
+                if not self._holders:
+                    self._holding.wait()
+                    continue
+                now = time.monotonic()
+                age = now - min(self._holders.values())  # at most ``workers`` of them
+                if age < limit:
+                    self._holding.wait(limit - age)
+                    continue
+                for run in [r for r, start in self._holders.items() if now - start >= limit]:
                     del self._holders[run]
-            for _ in old:
-                self._places.release()
-                self.metrics.long_runs.inc()
+                    self._places.release()  # takes only the places' own lock
+                    self.metrics.long_runs.inc()
 
     def _score(self, index: int, item: Item, reward: str, ticket: _Ticket, queued: float,
                start: float) -> ItemResult:
