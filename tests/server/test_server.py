@@ -35,6 +35,22 @@ def sleeper(seconds: float) -> str:
                          f"        slept.append(time.sleep({seconds}))\n", 1)
 
 
+def post_in_background(server: Server, items: list[dict[str, Any]]
+                       ) -> tuple[threading.Thread, list[Any]]:
+    """POST ``items`` to /v1/score from a thread (its answer goes to the list); return once
+    an item is running."""
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(
+        server.post("/v1/score", {"items": items})))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if "codeeval_items_running 1.0" in server.get("/metrics")[1]:
+            break
+        time.sleep(0.02)
+    return thread, answers
+
+
 def items_of(body: Any) -> list[dict[str, Any]]:
     assert isinstance(body, dict), body
     results: list[dict[str, Any]] = body["results"]
@@ -139,23 +155,14 @@ def test_queue_full_is_429_with_retry_after(serve: Any) -> None:
     server: Server = serve("--dataset", str(PROBLEMS), "--workers", "1", "--max-queue", "1")
     slow = {"task_id": TWO_SUM, "solution": sleeper(1.5), "suite": "base",
             "limits": {"time_floor_s": 2}}
-    answers: list[int] = []
-    first = threading.Thread(target=lambda: answers.append(
-        server.post("/v1/score", {"items": [slow, slow]})[0]))
-    first.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        _, metrics = server.get("/metrics")
-        if "codeeval_items_running 1.0" in metrics:
-            break
-        time.sleep(0.02)
+    first, answers = post_in_background(server, [slow, slow])
     code, headers, body = server.post("/v1/score", {"items": [slow]})
     assert code == 429
     assert int(headers["retry-after"]) >= 1
     assert isinstance(body, dict)
     assert body["retryable"] is True
     first.join()
-    assert answers == [200]
+    assert [a[0] for a in answers] == [200]
     _, metrics = server.get("/metrics")
     assert "codeeval_rejected_total 1.0" in metrics
     code, _, _ = server.post("/v1/score", {"items": [slow]})
@@ -257,15 +264,7 @@ def test_sigterm_drains_requests_in_flight(serve: Any) -> None:
     server: Server = serve("--dataset", str(PROBLEMS))
     slow = {"task_id": TWO_SUM, "solution": sleeper(1.5), "suite": "base",
             "limits": {"time_floor_s": 3}}
-    answer: list[Any] = []
-    t = threading.Thread(target=lambda: answer.append(server.post("/v1/score",
-                                                                  {"items": [slow]})))
-    t.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if "codeeval_items_running 1.0" in server.get("/metrics")[1]:
-            break
-        time.sleep(0.02)
+    t, answer = post_in_background(server, [slow])
     server.proc.send_signal(signal.SIGTERM)
     t.join(timeout=30)
     code, _, body = answer[0]
@@ -362,15 +361,7 @@ def test_a_long_run_gives_its_place_to_the_next_item(serve: Any, long_run: str) 
                            "--long-run", long_run)
     slow = {"task_id": TWO_SUM, "solution": sleeper(3), "suite": "base",
             "limits": {"time_floor_s": 5}}
-    answers: list[Any] = []
-    first = threading.Thread(target=lambda: answers.append(
-        server.post("/v1/score", {"items": [slow]})))
-    first.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if "codeeval_items_running 1.0" in server.get("/metrics")[1]:
-            break
-        time.sleep(0.02)
+    first, answers = post_in_background(server, [slow])
     started = time.monotonic()
     code, _, body = server.post("/v1/score", {"items": [{"task_id": TWO_SUM,
                                                          "solution": RIGHT}]})
