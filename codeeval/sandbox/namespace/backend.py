@@ -79,7 +79,7 @@ from codeeval.sandbox.namespace.tree import NsTree, read_info
 from codeeval.sandbox.pipes import Pipes, memfd_with
 from codeeval.sandbox.prespawn import PrespawnPool
 from codeeval.sandbox.process import CHANNEL_ENV, SandboxProcess
-from codeeval.sandbox.rlimits import THREAD_VARIABLES, address_space_limit, rlimits, thread_env
+from codeeval.sandbox.rlimits import address_space_limit, rlimits, thread_env
 
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 _SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -402,7 +402,8 @@ class NamespaceBackend(Backend):
         when there is no sandboxed Python, or none of them is there).
 
         The second server starts its interpreter with the numeric libraries' thread counts
-        at 1 (the default run's, :func:`~codeeval.sandbox.rlimits.thread_env` of one core):
+        of a run at the default :class:`Limits` (one core: 1), from the same
+        :func:`~codeeval.sandbox.rlimits.thread_env` that sets them for runs:
         a library reads them when imported, and a server importing NumPy with them unset
         would start an OpenBLAS thread per host core, which forks do not inherit.
         """
@@ -419,7 +420,7 @@ class NamespaceBackend(Backend):
         except BackendUnavailable:
             return None  # no sandboxed Python: every run goes through bubblewrap
         env = dict(PYTHON.env)
-        started_with = dict.fromkeys(THREAD_VARIABLES, "1") if heavy else {}
+        started_with = thread_env(Limits()) if heavy else {}
         server_env = {**env, **started_with}
         server = ForkServer(
             lambda work, command, info: self._forkserver_argv(paths, server_env, work,
