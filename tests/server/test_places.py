@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sized
 
 from codeeval.server.engine import _Places
 
 
-def _wait_for(cond: object, timeout: float = 5.0) -> None:
+def _wait_for_len(things: Sized, n: int, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
+    while len(things) != n:
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.001)
 
@@ -29,12 +30,12 @@ def test_waiters_get_places_in_the_order_they_came_and_newcomers_do_not_jump_in(
         t = threading.Thread(target=waiter, args=(n,))
         t.start()
         threads.append(t)
-        _wait_for(lambda n=n: len(places._waiters) == n + 1)
+        _wait_for_len(places._waiters, n + 1)
     for n in range(5):
         places.release()
         # The place went to the longest waiter: a newcomer finds none free.
         assert not places.acquire(0)
-        _wait_for(lambda n=n: len(order) == n + 1)
+        _wait_for_len(order, n + 1)
     for t in threads:
         t.join()
     assert order == [0, 1, 2, 3, 4]

@@ -44,9 +44,8 @@ def post_in_background(server: Server, items: list[dict[str, Any]]
         server.post("/v1/score", {"items": items})))
     thread.start()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if "codeeval_items_running 1.0" in server.get("/metrics")[1]:
-            break
+    while "codeeval_items_running 1.0" not in server.get("/metrics")[1]:
+        assert time.monotonic() < deadline, "no item of the request started in 10 s"
         time.sleep(0.02)
     return thread, answers
 
